@@ -1,0 +1,72 @@
+//! Request inputs as detectors see them: a decoded value and where it came from.
+
+use std::fmt;
+
+/// The part of a request an input was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Source {
+    /// A query-string parameter (`?category=books`).
+    Query,
+    /// A field of an `application/x-www-form-urlencoded` or multipart body.
+    Form,
+    /// A leaf of a JSON body, named by its path (`items[0].name`).
+    Json,
+    /// A path parameter of the matched route (`/users/{id}`).
+    Path,
+    /// A request header.
+    Header,
+    /// A cookie.
+    Cookie,
+    /// A value read from somewhere else, such as a message or a stored record.
+    Other,
+}
+
+impl Source {
+    /// A short lowercase name, as used in reports (`query`, `form`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Query => "query",
+            Source::Form => "form",
+            Source::Json => "json",
+            Source::Path => "path",
+            Source::Header => "header",
+            Source::Cookie => "cookie",
+            Source::Other => "other",
+        }
+    }
+}
+
+/// Where an input came from: its source and its name there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Location<'a> {
+    /// The part of the request.
+    pub source: Source,
+    /// The parameter, field, header or cookie name, or the JSON path.
+    pub name: &'a str,
+}
+
+impl fmt::Display for Location<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} `{}`", self.source.as_str(), self.name)
+    }
+}
+
+/// One decoded request input: the value exactly as the application sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Input<'a> {
+    /// The decoded value.
+    pub value: &'a str,
+    /// Where the value came from.
+    pub location: Location<'a>,
+}
+
+impl<'a> Input<'a> {
+    /// An input named `name` in `source` with the decoded `value`.
+    pub fn new(source: Source, name: &'a str, value: &'a str) -> Self {
+        Input {
+            value,
+            location: Location { source, name },
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! Input correlation: does a request input that occurs in a statement stay data, or does it
+//! add structure?
+
+use std::fmt;
+use std::ops::Range;
+
+use memchr::memmem;
+
+use super::dialect::Dialect;
+use super::fingerprint::Fingerprint;
+use super::lexer::lex;
+use super::shape::{in_sort_list, in_value_list, is_sign, is_sort_element, is_value_part};
+use super::token::{Token, TokenKind};
+use crate::input::Input;
+
+/// The most tokens an [`Evidence`] keeps; an occurrence spanning more is still judged on all.
+const EVIDENCE_TOKENS: usize = 32;
+
+/// What an input added to a statement, from the least to the most telling.
+///
+/// When an input adds several things, the evidence names the most telling one: `' OR 1=1 --`
+/// adds a keyword, a tautology and a comment, and is reported as [`Added::Comment`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Added {
+    /// A literal beside the one the statement expected (`'a' 'b'`).
+    Literal,
+    /// A name where a value stood (`id = id`), or a placeholder.
+    Identifier,
+    /// Parentheses, commas, dots or a character with no meaning.
+    Punctuation,
+    /// A quote that leaves a literal open, or a trailing backslash that escapes the
+    /// statement's own closing quote (`O'Brien`, `a\`).
+    UnbalancedQuote,
+    /// An operator (`||`, `-`, `<`).
+    Operator,
+    /// A keyword (`OR`, `UNION`, `SELECT`).
+    Keyword,
+    /// A function call (`SLEEP(5)`).
+    FunctionCall,
+    /// A comparison between two constants or a name and itself (`1=1`, `'a'='a'`).
+    Tautology,
+    /// A comment, a MySQL version comment or a NUL that cuts the statement short.
+    Comment,
+    /// A `;`, which lets another statement follow.
+    Statement,
+}
+
+impl Added {
+    /// A short lowercase name, as used in reports (`unbalanced quote`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Added::Literal => "literal",
+            Added::Identifier => "identifier",
+            Added::Punctuation => "punctuation",
+            Added::UnbalancedQuote => "unbalanced quote",
+            Added::Operator => "operator",
+            Added::Keyword => "keyword",
+            Added::FunctionCall => "function call",
+            Added::Tautology => "tautology",
+            Added::Comment => "comment",
+            Added::Statement => "statement",
+        }
+    }
+}
+
+impl fmt::Display for Added {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a verdict was reached: which input, where it occurs and what it added.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evidence<'a> {
+    /// The input, with its value and location.
+    pub input: &'a Input<'a>,
+    /// The bytes of the statement the occurrence covers.
+    pub span: Range<usize>,
+    /// The tokens the occurrence overlaps, in order (at most 32).
+    pub tokens: Vec<Token>,
+    /// What the input added.
+    pub added: Added,
+}
+
+/// The outcome of [`SqlDetector::check`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict<'a> {
+    /// No input of two characters or more occurs in the statement (a whole-statement input,
+    /// where [allowed](SqlDetector::allow_whole_query_inputs), does not count).
+    NoInput,
+    /// Inputs occur, and each stays inside one literal, an `IN (...)` list of values or an
+    /// `ORDER BY` list of plain columns.
+    Data,
+    /// An input supplies one whole name, keyword or operator on its own. That adds no
+    /// structure beyond itself, but it explains a structure the call site has never seen:
+    /// learning decides.
+    Ambiguous(Evidence<'a>),
+    /// An input adds SQL structure.
+    Injection(Evidence<'a>),
+}
+
+impl Verdict<'_> {
+    /// Whether this verdict is an injection.
+    pub fn is_injection(&self) -> bool {
+        matches!(self, Verdict::Injection(_))
+    }
+
+    /// The evidence, when there is any.
+    pub fn evidence(&self) -> Option<&Evidence<'_>> {
+        match self {
+            Verdict::Ambiguous(evidence) | Verdict::Injection(evidence) => Some(evidence),
+            Verdict::NoInput | Verdict::Data => None,
+        }
+    }
+}
+
+/// A verdict and a fingerprint from one lexing of the statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Analysis<'a> {
+    /// What the inputs do to the statement.
+    pub verdict: Verdict<'a>,
+    /// The statement's structure.
+    pub fingerprint: Fingerprint,
+}
+
+/// The SQL injection detector for one dialect: immutable, cheap to copy, and safe to share
+/// between threads.
+///
+/// ```
+/// use antibody_detect::{Input, Source};
+/// use antibody_detect::sql::{Dialect, SqlDetector, Verdict};
+///
+/// let detector = SqlDetector::new(Dialect::Postgres);
+/// let benign = [Input::new(Source::Query, "category", "garden tools")];
+/// let query = "SELECT * FROM products WHERE category = 'garden tools'";
+/// assert_eq!(detector.check(query, &benign), Verdict::Data);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SqlDetector {
+    dialect: Dialect,
+    allow_whole_query_inputs: bool,
+}
+
+impl SqlDetector {
+    /// A detector that reads statements in `dialect`.
+    pub const fn new(dialect: Dialect) -> Self {
+        SqlDetector {
+            dialect,
+            allow_whole_query_inputs: false,
+        }
+    }
+
+    /// Whether an input that *is* the whole statement (a database console feature) is
+    /// allowed; off by default.
+    #[must_use]
+    pub const fn allow_whole_query_inputs(mut self, allow: bool) -> Self {
+        self.allow_whole_query_inputs = allow;
+        self
+    }
+
+    /// The dialect statements are read in.
+    pub const fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Decides, for each input of two characters or more that occurs in `sql`, whether it
+    /// adds structure. Lexes `sql` only when some input occurs in it, and at most once.
+    pub fn check<'a>(&self, sql: &str, inputs: &'a [Input<'a>]) -> Verdict<'a> {
+        if !self.any_input_occurs(sql, inputs) {
+            return Verdict::NoInput;
+        }
+        let tokens: Vec<Token> = lex(sql, self.dialect).collect();
+        self.judge(sql, &tokens, inputs)
+    }
+
+    /// The fingerprint of `sql`.
+    pub fn fingerprint(&self, sql: &str) -> Fingerprint {
+        Fingerprint::of(sql, self.dialect)
+    }
+
+    /// [`check`](Self::check) and [`fingerprint`](Self::fingerprint) together, lexing
+    /// `sql` once.
+    pub fn analyze<'a>(&self, sql: &str, inputs: &'a [Input<'a>]) -> Analysis<'a> {
+        let tokens: Vec<Token> = lex(sql, self.dialect).collect();
+        let verdict = if self.any_input_occurs(sql, inputs) {
+            self.judge(sql, &tokens, inputs)
+        } else {
+            Verdict::NoInput
+        };
+        Analysis {
+            verdict,
+            fingerprint: Fingerprint::of_tokens(sql, &tokens),
+        }
+    }
+
+    fn is_candidate(self, sql: &str, input: &Input<'_>) -> bool {
+        let mut chars = input.value.chars();
+        let two_or_more = chars.next().is_some() && chars.next().is_some();
+        two_or_more && !(self.allow_whole_query_inputs && input.value.trim() == sql.trim())
+    }
+
+    fn any_input_occurs(self, sql: &str, inputs: &[Input<'_>]) -> bool {
+        inputs.iter().any(|input| {
+            self.is_candidate(sql, input)
+                && memmem::find(sql.as_bytes(), input.value.as_bytes()).is_some()
+        })
+    }
+
+    fn judge<'a>(self, sql: &str, tokens: &[Token], inputs: &'a [Input<'a>]) -> Verdict<'a> {
+        let mut verdict = Verdict::Data;
+        for input in inputs.iter().filter(|input| self.is_candidate(sql, input)) {
+            let finder = memmem::Finder::new(input.value.as_bytes());
+            for start in finder.find_iter(sql.as_bytes()) {
+                let span = start..start + input.value.len();
+                let covered = covered_tokens(tokens, &span);
+                let Some(judgement) = judge_occurrence(sql, tokens, covered.clone(), &span) else {
+                    continue;
+                };
+                let evidence = Evidence {
+                    input,
+                    tokens: tokens[covered]
+                        .iter()
+                        .copied()
+                        .take(EVIDENCE_TOKENS)
+                        .collect(),
+                    span,
+                    added: judgement.added,
+                };
+                if judgement.injection {
+                    return Verdict::Injection(evidence);
+                }
+                if verdict == Verdict::Data {
+                    verdict = Verdict::Ambiguous(evidence);
+                }
+            }
+        }
+        verdict
+    }
+}
+
+/// The indices of the tokens that overlap `span`.
+fn covered_tokens(tokens: &[Token], span: &Range<usize>) -> Range<usize> {
+    let first = tokens.partition_point(|token| token.end <= span.start);
+    let count = tokens[first..].partition_point(|token| token.start < span.end);
+    first..first + count
+}
+
+/// What one occurrence does, when it is more than data.
+struct Judgement {
+    added: Added,
+    injection: bool,
+}
+
+fn judge_occurrence(
+    sql: &str,
+    tokens: &[Token],
+    covered: Range<usize>,
+    span: &Range<usize>,
+) -> Option<Judgement> {
+    let injection = |added| {
+        Some(Judgement {
+            added,
+            injection: true,
+        })
+    };
+    match covered.len() {
+        0 => None,
+        1 => {
+            let token = tokens[covered.start];
+            let opens_here = token.start >= span.start;
+            match token.kind {
+                TokenKind::String {
+                    terminated: false, ..
+                }
+                | TokenKind::QuotedIdentifier { terminated: false } => {
+                    injection(Added::UnbalancedQuote)
+                }
+                TokenKind::String {
+                    backslash_escapes: true,
+                    ..
+                } if escapes_closing_quote(sql, span) => injection(Added::UnbalancedQuote),
+                TokenKind::String { .. } | TokenKind::Number => None,
+                TokenKind::LineComment | TokenKind::BlockComment { .. } if !opens_here => None,
+                _ if is_sort_element(sql, tokens, covered.start)
+                    && in_sort_list(sql, tokens, covered.start) =>
+                {
+                    None
+                }
+                _ => {
+                    let added = addition(sql, tokens, covered.start, span);
+                    Some(Judgement {
+                        added,
+                        injection: added >= Added::Comment || added == Added::UnbalancedQuote,
+                    })
+                }
+            }
+        }
+        _ if stays_data(sql, tokens, covered.clone()) => None,
+        _ => {
+            let added = covered
+                .map(|i| addition(sql, tokens, i, span))
+                .max()
+                .unwrap_or(Added::Punctuation);
+            injection(added)
+        }
+    }
+}
+
+/// Whether an occurrence over several tokens is still data: one signed number, a run of an
+/// `IN (...)` list, or a run of an `ORDER BY` list of plain columns.
+fn stays_data(sql: &str, tokens: &[Token], covered: Range<usize>) -> bool {
+    let first = covered.start;
+    let values_and_commas = covered
+        .clone()
+        .all(|i| tokens[i].kind == TokenKind::Comma || is_value_part(sql, tokens, i));
+    let signed_number = covered.len() == 2 && is_sign(sql, tokens, first);
+    if values_and_commas && (signed_number || in_value_list(sql, tokens, first)) {
+        return true;
+    }
+    covered.clone().all(|i| is_sort_element(sql, tokens, i)) && in_sort_list(sql, tokens, first)
+}
+
+/// Whether the occurrence ends in an odd run of backslashes right before a quote: in a
+/// dialect where backslash escapes, it swallows the statement's own closing quote.
+fn escapes_closing_quote(sql: &str, span: &Range<usize>) -> bool {
+    let bytes = sql.as_bytes();
+    let backslashes = bytes[span.clone()]
+        .iter()
+        .rev()
+        .take_while(|&&b| b == b'\\')
+        .count();
+    backslashes % 2 == 1 && matches!(bytes.get(span.end), Some(b'\'' | b'"'))
+}
+
+/// What the token at `index`, overlapped by the occurrence `span`, adds.
+fn addition(sql: &str, tokens: &[Token], index: usize, span: &Range<usize>) -> Added {
+    let token = tokens[index];
+    match token.kind {
+        TokenKind::Semicolon => Added::Statement,
+        TokenKind::LineComment
+        | TokenKind::BlockComment { .. }
+        | TokenKind::VersionCommentStart
+        | TokenKind::VersionCommentEnd
+        | TokenKind::Nul => Added::Comment,
+        TokenKind::String { .. } | TokenKind::QuotedIdentifier { .. }
+            if closes_or_opens(token, span) =>
+        {
+            Added::UnbalancedQuote
+        }
+        TokenKind::Keyword => Added::Keyword,
+        TokenKind::Identifier
+            if tokens
+                .get(index + 1)
+                .is_some_and(|next| next.kind == TokenKind::OpenParen) =>
+        {
+            Added::FunctionCall
+        }
+        TokenKind::Identifier | TokenKind::QuotedIdentifier { .. } | TokenKind::Placeholder => {
+            Added::Identifier
+        }
+        TokenKind::Operator if is_sign(sql, tokens, index) => Added::Literal,
+        TokenKind::Operator if is_tautology(sql, tokens, index) => Added::Tautology,
+        TokenKind::Operator => Added::Operator,
+        TokenKind::String { .. } | TokenKind::Number => Added::Literal,
+        TokenKind::Comma
+        | TokenKind::Dot
+        | TokenKind::OpenParen
+        | TokenKind::CloseParen
+        | TokenKind::OpenBracket
+        | TokenKind::CloseBracket
+        | TokenKind::Unknown => Added::Punctuation,
+    }
+}
+
+/// Whether the occurrence `span` starts inside the quoted `token` and goes past its end
+/// (the input closed the literal), or opens it and the statement never closes it.
+fn closes_or_opens(token: Token, span: &Range<usize>) -> bool {
+    let closes = token.start < span.start && token.end <= span.end;
+    let opens_unclosed = token.start >= span.start && token.kind.is_unterminated();
+    closes || opens_unclosed
+}
+
+/// Whether the operator at `index` compares two constants, or a name with itself.
+fn is_tautology(sql: &str, tokens: &[Token], index: usize) -> bool {
+    const COMPARISONS: [&str; 9] = ["=", "==", "<>", "!=", "<", ">", "<=", ">=", "<=>"];
+    if !COMPARISONS.contains(&tokens[index].text(sql)) || index == 0 {
+        return false;
+    }
+    let (Some(left), Some(right_start)) = (tokens.get(index - 1), tokens.get(index + 1)) else {
+        return false;
+    };
+    // A signed right operand (`1=-1`) is a value too.
+    let right = if is_sign(sql, tokens, index + 1) {
+        tokens[index + 2]
+    } else {
+        *right_start
+    };
+    let constant = |token: &Token| token.kind.is_value();
+    let same_name = left.kind == TokenKind::Identifier
+        && right.kind == TokenKind::Identifier
+        && left.text(sql).eq_ignore_ascii_case(right.text(sql));
+    (constant(left) && constant(&right)) || same_name
+}

@@ -1,0 +1,191 @@
+//! The reserved words that make a bare word a [`Keyword`](super::TokenKind::Keyword).
+//!
+//! One list for every dialect: a word that is reserved anywhere is structure everywhere,
+//! because an input that adds it changes what a statement means. Words that are commonly
+//! used as column names (`name`, `date`, `key`, `status`, `user`) are deliberately absent,
+//! so that they stay identifiers in `ORDER BY` lists.
+
+/// Sorted, uppercase; `is_keyword` binary-searches it.
+const KEYWORDS: &[&str] = &[
+    "ADD",
+    "ALL",
+    "ALTER",
+    "ANALYZE",
+    "AND",
+    "ANY",
+    "AS",
+    "ASC",
+    "ATTACH",
+    "BEGIN",
+    "BETWEEN",
+    "BINARY",
+    "BY",
+    "CALL",
+    "CASE",
+    "CAST",
+    "COLLATE",
+    "COMMIT",
+    "COPY",
+    "CREATE",
+    "CROSS",
+    "DECLARE",
+    "DEFAULT",
+    "DELETE",
+    "DESC",
+    "DESCRIBE",
+    "DETACH",
+    "DISTINCT",
+    "DIV",
+    "DO",
+    "DROP",
+    "DUMPFILE",
+    "ELSE",
+    "END",
+    "ESCAPE",
+    "EXCEPT",
+    "EXEC",
+    "EXECUTE",
+    "EXISTS",
+    "EXPLAIN",
+    "FALSE",
+    "FETCH",
+    "FIRST",
+    "FOR",
+    "FROM",
+    "FULL",
+    "GLOB",
+    "GRANT",
+    "GROUP",
+    "HANDLER",
+    "HAVING",
+    "IF",
+    "ILIKE",
+    "IN",
+    "INNER",
+    "INSERT",
+    "INTERSECT",
+    "INTERVAL",
+    "INTO",
+    "IS",
+    "ISNULL",
+    "JOIN",
+    "LAST",
+    "LATERAL",
+    "LEFT",
+    "LIKE",
+    "LIMIT",
+    "LOAD",
+    "LOCK",
+    "MATCH",
+    "MOD",
+    "NATURAL",
+    "NOT",
+    "NOTNULL",
+    "NULL",
+    "NULLS",
+    "OFFSET",
+    "ON",
+    "OR",
+    "ORDER",
+    "OUTER",
+    "OUTFILE",
+    "OVER",
+    "PARTITION",
+    "PRAGMA",
+    "PREPARE",
+    "PROCEDURE",
+    "REGEXP",
+    "RENAME",
+    "REPLACE",
+    "RETURNING",
+    "REVOKE",
+    "RIGHT",
+    "RLIKE",
+    "ROLLBACK",
+    "SELECT",
+    "SET",
+    "SHOW",
+    "SHUTDOWN",
+    "SIMILAR",
+    "SOUNDS",
+    "TABLE",
+    "THEN",
+    "TO",
+    "TRUE",
+    "TRUNCATE",
+    "UNION",
+    "UPDATE",
+    "USING",
+    "VACUUM",
+    "VALUES",
+    "WAITFOR",
+    "WHEN",
+    "WHERE",
+    "WINDOW",
+    "WITH",
+    "XOR",
+];
+
+/// The longest keyword, in bytes; longer words are never keywords.
+const LONGEST: usize = 9;
+
+/// Whether `word` (any case) is a reserved word.
+///
+/// ```
+/// use antibody_detect::sql::is_keyword;
+/// assert!(is_keyword("union"));
+/// assert!(!is_keyword("category"));
+/// ```
+pub fn is_keyword(word: &str) -> bool {
+    is_keyword_bytes(word.as_bytes())
+}
+
+pub(crate) fn is_keyword_bytes(bytes: &[u8]) -> bool {
+    if bytes.len() < 2 || bytes.len() > LONGEST {
+        return false;
+    }
+    let mut upper = [0u8; LONGEST];
+    let upper = &mut upper[..bytes.len()];
+    upper.copy_from_slice(bytes);
+    upper.make_ascii_uppercase();
+    KEYWORDS
+        .binary_search_by(|keyword| keyword.as_bytes().cmp(upper))
+        .is_ok()
+}
+
+/// Whether `word` is the keyword `keyword` (given in uppercase), ignoring case.
+pub(crate) fn is(word: &str, keyword: &str) -> bool {
+    word.eq_ignore_ascii_case(keyword)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_is_sorted_uppercase_and_within_the_length_bound() {
+        assert!(KEYWORDS.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(KEYWORDS.iter().all(|k| k.len() <= LONGEST));
+        assert!(KEYWORDS.iter().all(|k| *k == k.to_ascii_uppercase()));
+        assert_eq!(KEYWORDS.iter().map(|k| k.len()).max(), Some(LONGEST));
+    }
+
+    #[test]
+    fn recognises_keywords_in_any_case_and_nothing_else() {
+        for word in ["SELECT", "select", "UnIoN", "or", "ORDER", "xor"] {
+            assert!(is_keyword(word), "{word}");
+        }
+        for word in [
+            "name",
+            "price",
+            "id",
+            "o",
+            "",
+            "selects",
+            "sélect",
+            "INTERVALS",
+        ] {
+            assert!(!is_keyword(word), "{word}");
+        }
+    }
+}
