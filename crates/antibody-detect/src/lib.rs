@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 mod input;
+mod occurrence;
 pub mod sql;
 
 pub use input::{Input, Location, Source};

@@ -405,3 +405,71 @@ fn analyze_returns_the_verdict_and_the_fingerprint_of_one_lexing() {
     assert_eq!(analysis.verdict, detector.check(sql, &inputs));
     assert_eq!(analysis.fingerprint, detector.fingerprint(sql));
 }
+
+#[test]
+fn an_input_is_found_even_when_the_application_trimmed_it() {
+    let inputs = [Input::new(Source::Form, "username", "  admin' --  ")];
+    let sql = "SELECT id FROM users WHERE username = 'admin' --' AND password = 'x'";
+    let Verdict::Injection(evidence) = SqlDetector::new(Dialect::Sqlite).check(sql, &inputs) else {
+        panic!("trimmed input not detected");
+    };
+    assert_eq!(&sql[evidence.span], "admin' --");
+}
+
+/// The application escaped the input by hand before pasting it between quotes.
+fn escaped_outcome(
+    dialect: Dialect,
+    template: &str,
+    input: &str,
+    escape: fn(&str) -> String,
+) -> Expect {
+    outcome(dialect, &template.replace("{}", &escape(input)), input)
+}
+
+fn doubled_quotes(input: &str) -> String {
+    input.replace('\'', "''")
+}
+
+fn backslashes(input: &str) -> String {
+    input
+        .replace('\\', "\\\\")
+        .replace('\'', "\\'")
+        .replace('"', "\\\"")
+}
+
+#[test]
+fn hand_escaping_that_fits_the_dialect_keeps_the_input_data() {
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        for input in ["O'Brien", "' OR '1'='1", "x'; DROP TABLE t; --"] {
+            assert_eq!(
+                escaped_outcome(dialect, STRING, input, doubled_quotes),
+                Allowed,
+                "{dialect} {input}"
+            );
+        }
+    }
+    for input in ["O'Brien", "' OR '1'='1", r"\' OR 1=1 -- ", r"C:\temp\"] {
+        assert_eq!(
+            escaped_outcome(Dialect::MySql, STRING, input, backslashes),
+            Allowed,
+            "{input}"
+        );
+    }
+}
+
+#[test]
+fn hand_escaping_that_misses_the_dialect_is_seen_through() {
+    // Doubling quotes leaves MySQL's backslash escape open: `\'` becomes `\''`.
+    assert_eq!(
+        escaped_outcome(Dialect::MySql, STRING, r"\' OR 1=1 -- ", doubled_quotes),
+        Blocked(Added::Comment)
+    );
+    // A backslash before a quote escapes nothing in SQLite or standard PostgreSQL strings.
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        assert_eq!(
+            escaped_outcome(dialect, STRING, "' OR 1=1 --", backslashes),
+            Blocked(Added::Comment),
+            "{dialect}"
+        );
+    }
+}

@@ -2,9 +2,7 @@
 //! add structure?
 
 use std::fmt;
-use std::ops::Range;
-
-use memchr::memmem;
+use std::ops::{ControlFlow, Range};
 
 use super::dialect::Dialect;
 use super::fingerprint::Fingerprint;
@@ -12,6 +10,7 @@ use super::lexer::lex;
 use super::shape::{in_sort_list, in_value_list, is_sign, is_sort_element, is_value_part};
 use super::token::{Token, TokenKind};
 use crate::input::Input;
+use crate::occurrence::{each_occurrence, occurs};
 
 /// The most tokens an [`Evidence`] keeps; an occurrence spanning more is still judged on all.
 const EVIDENCE_TOKENS: usize = 32;
@@ -166,6 +165,11 @@ impl SqlDetector {
 
     /// Decides, for each input of two characters or more that occurs in `sql`, whether it
     /// adds structure. Lexes `sql` only when some input occurs in it, and at most once.
+    ///
+    /// An input is looked for without surrounding whitespace, because applications often
+    /// trim it, and also as an application may have escaped it for a quoted literal
+    /// (quotes doubled, or quotes and backslashes behind a backslash), because what matters
+    /// is what the database reads. The evidence's span is the occurrence found.
     pub fn check<'a>(&self, sql: &str, inputs: &'a [Input<'a>]) -> Verdict<'a> {
         if !self.any_input_occurs(sql, inputs) {
             return Verdict::NoInput;
@@ -194,28 +198,34 @@ impl SqlDetector {
         }
     }
 
-    fn is_candidate(self, sql: &str, input: &Input<'_>) -> bool {
-        let mut chars = input.value.chars();
+    /// The part of `input` to look for in `sql`, when the input is judged at all: its value
+    /// without surrounding whitespace (applications often trim), two characters or more,
+    /// and not the whole statement where that is allowed.
+    fn needle<'a>(self, sql: &str, input: &Input<'a>) -> Option<&'a str> {
+        let value = input.value.trim();
+        let mut chars = value.chars();
         let two_or_more = chars.next().is_some() && chars.next().is_some();
-        two_or_more && !(self.allow_whole_query_inputs && input.value.trim() == sql.trim())
+        let whole_statement = self.allow_whole_query_inputs && value == sql.trim();
+        (two_or_more && !whole_statement).then_some(value)
     }
 
     fn any_input_occurs(self, sql: &str, inputs: &[Input<'_>]) -> bool {
         inputs.iter().any(|input| {
-            self.is_candidate(sql, input)
-                && memmem::find(sql.as_bytes(), input.value.as_bytes()).is_some()
+            self.needle(sql, input)
+                .is_some_and(|needle| occurs(sql, needle))
         })
     }
 
     fn judge<'a>(self, sql: &str, tokens: &[Token], inputs: &'a [Input<'a>]) -> Verdict<'a> {
-        let mut verdict = Verdict::Data;
-        for input in inputs.iter().filter(|input| self.is_candidate(sql, input)) {
-            let finder = memmem::Finder::new(input.value.as_bytes());
-            for start in finder.find_iter(sql.as_bytes()) {
-                let span = start..start + input.value.len();
+        let mut ambiguous = None;
+        for input in inputs {
+            let Some(needle) = self.needle(sql, input) else {
+                continue;
+            };
+            let injection = each_occurrence(sql, needle, |span| {
                 let covered = covered_tokens(tokens, &span);
                 let Some(judgement) = judge_occurrence(sql, tokens, covered.clone(), &span) else {
-                    continue;
+                    return ControlFlow::Continue(());
                 };
                 let evidence = Evidence {
                     input,
@@ -228,14 +238,16 @@ impl SqlDetector {
                     added: judgement.added,
                 };
                 if judgement.injection {
-                    return Verdict::Injection(evidence);
+                    return ControlFlow::Break(evidence);
                 }
-                if verdict == Verdict::Data {
-                    verdict = Verdict::Ambiguous(evidence);
-                }
+                ambiguous.get_or_insert(evidence);
+                ControlFlow::Continue(())
+            });
+            if let ControlFlow::Break(evidence) = injection {
+                return Verdict::Injection(evidence);
             }
         }
-        verdict
+        ambiguous.map_or(Verdict::Data, Verdict::Ambiguous)
     }
 }
 
