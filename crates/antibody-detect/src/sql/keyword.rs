@@ -129,6 +129,47 @@ const KEYWORDS: &[&str] = &[
 /// The longest keyword, in bytes; longer words are never keywords.
 const LONGEST: usize = 9;
 
+/// A word of at most [`LONGEST`] bytes, uppercased and packed big-endian into an integer, so
+/// that looking it up is a few integer comparisons instead of string comparisons. Letters
+/// are never zero, so words of different lengths never pack alike.
+const fn pack(word: &[u8]) -> u128 {
+    let mut packed = 0u128;
+    let mut i = 0;
+    while i < word.len() {
+        packed = (packed << 8) | word[i].to_ascii_uppercase() as u128;
+        i += 1;
+    }
+    packed
+}
+
+/// Slots in the keyword table: a power of two, about twice the number of keywords, so
+/// that open addressing finds or rejects a word in one or two probes.
+const SLOTS: usize = 256;
+
+/// The first slot to probe for `packed`: a multiplicative hash of its folded halves.
+#[allow(clippy::cast_possible_truncation)] // Folding and keeping the top bits is the point.
+const fn start_slot(packed: u128) -> usize {
+    let folded = (packed as u64) ^ ((packed >> 64) as u64);
+    (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize % SLOTS
+}
+
+/// [`KEYWORDS`], packed, in an open-addressing table with linear probing built by the
+/// compiler; an empty slot is zero, which no word packs to.
+const TABLE: [u128; SLOTS] = {
+    let mut table = [0u128; SLOTS];
+    let mut i = 0;
+    while i < KEYWORDS.len() {
+        let packed = pack(KEYWORDS[i].as_bytes());
+        let mut slot = start_slot(packed);
+        while table[slot] != 0 {
+            slot = (slot + 1) % SLOTS;
+        }
+        table[slot] = packed;
+        i += 1;
+    }
+    table
+};
+
 /// Whether `word` (any case) is a reserved word.
 ///
 /// ```
@@ -141,16 +182,18 @@ pub fn is_keyword(word: &str) -> bool {
 }
 
 pub(crate) fn is_keyword_bytes(bytes: &[u8]) -> bool {
-    if bytes.len() < 2 || bytes.len() > LONGEST {
+    if !(2..=LONGEST).contains(&bytes.len()) {
         return false;
     }
-    let mut upper = [0u8; LONGEST];
-    let upper = &mut upper[..bytes.len()];
-    upper.copy_from_slice(bytes);
-    upper.make_ascii_uppercase();
-    KEYWORDS
-        .binary_search_by(|keyword| keyword.as_bytes().cmp(upper))
-        .is_ok()
+    let packed = pack(bytes);
+    let mut slot = start_slot(packed);
+    loop {
+        match TABLE[slot] {
+            0 => return false,
+            entry if entry == packed => return true,
+            _ => slot = (slot + 1) % SLOTS,
+        }
+    }
 }
 
 /// Whether `word` is the keyword `keyword` (given in uppercase), ignoring case.
