@@ -30,9 +30,9 @@ fn query_50b() -> String {
 /// A listing page: a join, a filter on a string literal, an order and a limit.
 fn query_200b(category: &str) -> String {
     format!(
-        "SELECT p.id, p.name, p.price, c.name AS category FROM products p \
+        "SELECT p.id, p.name, p.price, p.stock, c.name AS category FROM products p \
          JOIN categories c ON c.id = p.category_id WHERE c.slug = '{category}' \
-         AND p.price < 100 ORDER BY p.price DESC LIMIT 20"
+         AND p.price < 100 ORDER BY p.price DESC LIMIT 20 OFFSET 40"
     )
 }
 
