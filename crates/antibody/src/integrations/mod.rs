@@ -1,0 +1,7 @@
+//! Wrappers that put the agent in front of libraries' dangerous calls, each adopted by
+//! changing a type.
+
+#[cfg(feature = "rusqlite")]
+pub mod rusqlite;
+#[cfg(feature = "sqlx")]
+pub mod sqlx;

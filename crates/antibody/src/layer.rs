@@ -1,0 +1,458 @@
+//! The request-context layer for axum 0.8 (any tower stack whose inner service takes
+//! `Request<axum::body::Body>`).
+//!
+//! Add it with `Router::layer(agent.layer())`: inside the router it sees the matched route
+//! and the path parameters. For each request it captures the inputs, makes the
+//! [`RequestContext`] current around the handler and around the polling of the response
+//! body, and answers 403 when a sink blocked, whatever the handler did with the error.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use antibody_detect::Source;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams};
+use axum::http::header::{ACCEPT, CONTENT_TYPE, COOKIE, FORWARDED, HeaderName, HeaderValue};
+use axum::http::request::Parts;
+use axum::http::{Request, Response, StatusCode};
+use bytes::{Bytes, BytesMut};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::BodyExt;
+use tower::{Layer, Service};
+
+use crate::agent::Agent;
+use crate::config::Mode;
+use crate::context::{RequestContext, RequestInput};
+use crate::event::EventId;
+
+/// The header that carries the id of the event behind a 403.
+pub const EVENT_HEADER: &str = "x-antibody-event";
+
+/// The most inputs taken from one request, and the deepest JSON nesting followed.
+const MAX_INPUTS: usize = 512;
+const MAX_JSON_DEPTH: usize = 64;
+
+impl Agent {
+    /// The layer that gives sinks their request context.
+    pub fn layer(&self) -> AntibodyLayer {
+        AntibodyLayer {
+            agent: self.clone(),
+        }
+    }
+}
+
+/// See the [module documentation](self).
+#[derive(Clone, Debug)]
+pub struct AntibodyLayer {
+    agent: Agent,
+}
+
+impl<S> Layer<S> for AntibodyLayer {
+    type Service = AntibodyService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AntibodyService {
+            inner,
+            agent: self.agent.clone(),
+        }
+    }
+}
+
+/// The service [`AntibodyLayer`] wraps around the application.
+#[derive(Clone, Debug)]
+pub struct AntibodyService<S> {
+    inner: S,
+    agent: Agent,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, ResBody> Service<Request<Body>> for AntibodyService<S>
+where
+    S: Service<Request<Body>, Response = Response<ResBody>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+    ResBody: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    ResBody::Error: Into<axum::BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        // The clone is ready only after `poll_ready`; the ready one is taken (tower's rule).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let agent = self.agent.clone();
+        Box::pin(async move {
+            if agent.config().mode == Mode::Off
+                && agent.config().sink_modes.values().all(|m| *m == Mode::Off)
+            {
+                return inner
+                    .call(request)
+                    .await
+                    .map(|response| response.map(Body::new));
+            }
+            let (mut parts, body) = request.into_parts();
+            let (body_inputs, body) = capture_body(&parts, body, agent.config().body_cap).await;
+            let context = Arc::new(request_context(&agent, &mut parts, body_inputs).await);
+            let request = Request::from_parts(parts, body);
+            let response = RequestContext::scope(Arc::clone(&context), inner.call(request)).await?;
+            if let Some(event) = context.blocked() {
+                return Ok(blocked_response(event, context.wants_json()));
+            }
+            Ok(response.map(|body| Body::new(ContextBody { body, context })))
+        })
+    }
+}
+
+/// The 403 that replaces the application's answer when a sink blocked.
+fn blocked_response(event: EventId, json: bool) -> Response<Body> {
+    let (content_type, body) = if json {
+        (
+            "application/json",
+            format!("{{\"error\":\"blocked by Antibody\",\"event\":\"{event}\"}}"),
+        )
+    } else {
+        (
+            "text/html; charset=utf-8",
+            format!(
+                "<!doctype html>\n<html><head><title>403 Forbidden</title></head><body>\n\
+                 <h1>Request blocked</h1>\n<p>This request was blocked by Antibody to protect the application.</p>\n\
+                 <p>Event id: <code>{event}</code></p>\n</body></html>\n"
+            ),
+        )
+    };
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(&event.to_string()) {
+        headers.insert(HeaderName::from_static(EVENT_HEADER), value);
+    }
+    response
+}
+
+/// How a request body is read for inputs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BodyFormat {
+    Form,
+    Json,
+}
+
+fn body_format(parts: &Parts) -> Option<BodyFormat> {
+    let content_type = parts.headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    let essence = content_type.split(';').next()?.trim().to_ascii_lowercase();
+    if essence == "application/x-www-form-urlencoded" {
+        Some(BodyFormat::Form)
+    } else if essence == "application/json" || essence.ends_with("+json") {
+        Some(BodyFormat::Json)
+    } else {
+        None
+    }
+}
+
+/// Reads up to `cap` bytes of a form or JSON body for inputs, and returns a body that
+/// replays them followed by the rest, unread, so the handler still gets every byte and a
+/// streaming upload keeps streaming.
+async fn capture_body(parts: &Parts, mut body: Body, cap: usize) -> (Vec<RequestInput>, Body) {
+    let Some(format) = body_format(parts) else {
+        return (Vec::new(), body);
+    };
+    let mut prefix = BytesMut::new();
+    let mut held = Vec::new();
+    let mut complete = false;
+    while prefix.len() < cap {
+        match body.frame().await {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => prefix.extend_from_slice(&data),
+                Err(frame) => held.push(Ok(frame)),
+            },
+            Some(Err(error)) => {
+                held.push(Err(error));
+                break;
+            }
+            None => {
+                complete = true;
+                break;
+            }
+        }
+    }
+    let prefix = prefix.freeze();
+    let inputs = match format {
+        BodyFormat::Form => form_inputs(&prefix, Source::Form),
+        // A JSON document cut short cannot be read; its inputs are lost, the body is not.
+        BodyFormat::Json if complete => json_inputs(&prefix),
+        BodyFormat::Json => Vec::new(),
+    };
+    let replay = ReplayBody {
+        prefix: (!prefix.is_empty()).then_some(prefix),
+        held,
+        rest: (!complete).then_some(body),
+    };
+    (inputs, Body::new(replay))
+}
+
+fn form_inputs(bytes: &[u8], source: Source) -> Vec<RequestInput> {
+    form_urlencoded::parse(bytes)
+        .take(MAX_INPUTS)
+        .map(|(name, value)| RequestInput {
+            source,
+            name: name.into_owned(),
+            value: value.into_owned(),
+        })
+        .collect()
+}
+
+fn json_inputs(bytes: &[u8]) -> Vec<RequestInput> {
+    let Ok(document) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Vec::new();
+    };
+    let mut inputs = Vec::new();
+    json_leaves(&document, "", 0, &mut inputs);
+    inputs
+}
+
+/// Every leaf of a JSON document, named by its path (`items[0].name`); object keys are
+/// inputs too, since applications paste them as column names.
+fn json_leaves(
+    value: &serde_json::Value,
+    path: &str,
+    depth: usize,
+    inputs: &mut Vec<RequestInput>,
+) {
+    if inputs.len() >= MAX_INPUTS || depth > MAX_JSON_DEPTH {
+        return;
+    }
+    let mut leaf = |value: String| {
+        inputs.push(RequestInput {
+            source: Source::Json,
+            name: path.to_owned(),
+            value,
+        });
+    };
+    match value {
+        serde_json::Value::String(text) => leaf(text.clone()),
+        serde_json::Value::Number(number) => leaf(number.to_string()),
+        serde_json::Value::Bool(_) | serde_json::Value::Null => {}
+        serde_json::Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                json_leaves(item, &format!("{path}[{index}]"), depth + 1, inputs);
+            }
+        }
+        serde_json::Value::Object(fields) => {
+            for (key, item) in fields {
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                if inputs.len() < MAX_INPUTS {
+                    inputs.push(RequestInput {
+                        source: Source::Json,
+                        name: format!("{child} (key)"),
+                        value: key.clone(),
+                    });
+                }
+                json_leaves(item, &child, depth + 1, inputs);
+            }
+        }
+    }
+}
+
+async fn request_context(
+    agent: &Agent,
+    parts: &mut Parts,
+    body_inputs: Vec<RequestInput>,
+) -> RequestContext {
+    let mut inputs = Vec::new();
+    if let Some(query) = parts.uri.query() {
+        inputs.extend(form_inputs(query.as_bytes(), Source::Query));
+    }
+    if let Ok(params) = RawPathParams::from_request_parts(parts, &()).await {
+        inputs.extend(params.iter().map(|(name, value)| RequestInput {
+            source: Source::Path,
+            name: name.to_owned(),
+            value: value.to_owned(),
+        }));
+    }
+    for (name, value) in &parts.headers {
+        let Ok(value) = value.to_str() else { continue };
+        if name == COOKIE {
+            inputs.extend(value.split(';').filter_map(|pair| {
+                let (name, value) = pair.split_once('=')?;
+                Some(RequestInput {
+                    source: Source::Cookie,
+                    name: name.trim().to_owned(),
+                    value: value.trim().to_owned(),
+                })
+            }));
+        } else {
+            inputs.push(RequestInput {
+                source: Source::Header,
+                name: name.as_str().to_owned(),
+                value: value.to_owned(),
+            });
+        }
+    }
+    inputs.extend(body_inputs);
+    inputs.truncate(MAX_INPUTS);
+    let wants_json = parts
+        .headers
+        .get(ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| {
+            accept.contains("json") && !accept.trim_start().starts_with("text/html")
+        });
+    RequestContext::new(
+        parts.method.as_str(),
+        parts.uri.path(),
+        parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|path| path.as_str().to_owned()),
+        client_ip(agent, parts),
+        inputs,
+    )
+    .with_json_answers(wants_json)
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the last address
+/// in its forwarding headers that is not itself a trusted proxy.
+fn client_ip(agent: &Agent, parts: &Parts) -> Option<IpAddr> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    let config = agent.config();
+    if !config.trusts_proxy(peer) {
+        return Some(peer);
+    }
+    let forwarded_for = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok());
+    let forwarded = parts
+        .headers
+        .get_all(FORWARDED)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split([',', ';']))
+        .filter_map(|pair| {
+            let (key, value) = pair.trim().split_once('=')?;
+            let value = value.trim_matches('"');
+            let host = value
+                .strip_prefix('[')
+                .map_or(value, |v| v.split(']').next().unwrap_or(v));
+            let host = if host.matches(':').count() == 1 {
+                host.split(':').next()?
+            } else {
+                host
+            };
+            key.eq_ignore_ascii_case("for")
+                .then(|| host.parse::<IpAddr>().ok())
+                .flatten()
+        });
+    let hops: Vec<IpAddr> = forwarded.chain(forwarded_for).collect();
+    Some(
+        hops.iter()
+            .rev()
+            .copied()
+            .find(|hop| !config.trusts_proxy(*hop))
+            .unwrap_or(peer),
+    )
+}
+
+/// A request body that yields captured bytes first, then the unread rest.
+struct ReplayBody {
+    prefix: Option<Bytes>,
+    held: Vec<Result<Frame<Bytes>, axum::Error>>,
+    rest: Option<Body>,
+}
+
+impl HttpBody for ReplayBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Some(prefix) = self.prefix.take() {
+            return Poll::Ready(Some(Ok(Frame::data(prefix))));
+        }
+        if !self.held.is_empty() {
+            return Poll::Ready(Some(self.held.remove(0)));
+        }
+        match &mut self.rest {
+            Some(rest) => Pin::new(rest).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.prefix.is_none()
+            && self.held.is_empty()
+            && self.rest.as_ref().is_none_or(HttpBody::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let prefix = self.prefix.as_ref().map_or(0, |p| p.len() as u64);
+        let mut hint = self
+            .rest
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), HttpBody::size_hint);
+        hint.set_lower(hint.lower() + prefix);
+        if let Some(upper) = hint.upper() {
+            hint.set_upper(upper + prefix);
+        }
+        hint
+    }
+}
+
+/// A response body polled with the request context current, so sinks reached while
+/// streaming a response are attributed to their request.
+struct ContextBody<B> {
+    body: B,
+    context: Arc<RequestContext>,
+}
+
+impl<B> HttpBody for ContextBody<B>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = Pin::into_inner(self);
+        let context = Arc::clone(&this.context);
+        RequestContext::sync_scope(context, || {
+            Pin::new(&mut this.body)
+                .poll_frame(cx)
+                .map(|frame| frame.map(|result| result.map_err(Into::into)))
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}

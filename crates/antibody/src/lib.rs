@@ -1,0 +1,51 @@
+//! Antibody: runtime application self-protection for Rust web applications.
+//!
+//! The agent sits inside the application. A [`layer`](Agent::layer) captures each request's
+//! inputs; the integrations wrap the dangerous places (the *sinks*: for now SQL, through
+//! [`sqlx`](integrations::sqlx) and [`rusqlite`](integrations::rusqlite)) and, before an
+//! action runs, ask whether a request input changed what it does. In monitor mode the agent
+//! reports; in protect mode it refuses the action and the layer answers 403.
+//!
+//! ```no_run
+//! use antibody::Agent;
+//! use axum::{Router, routing::get};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let agent = Agent::builder().build()?; // ANTIBODY_* variables override the code
+//! let app: Router = Router::new()
+//!     .route("/healthz", get(|| async { "ok" }))
+//!     .layer(agent.layer());
+//! # Ok(()) }
+//! ```
+//!
+//! See `docs/architecture.md` in the repository for the design, and [`Event`] for what the
+//! agent reports.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod agent;
+mod callsite;
+pub mod config;
+mod context;
+mod decision;
+pub mod event;
+#[cfg(any(feature = "sqlx", feature = "rusqlite"))]
+pub mod integrations;
+#[cfg(feature = "axum")]
+mod layer;
+mod learning;
+mod sql;
+mod transport;
+
+pub use agent::{Agent, Builder, Stats};
+pub use antibody_detect::sql::Dialect;
+pub use callsite::{CallSite, SiteKey};
+pub use config::{Config, ConfigError, Mode, SinkKind};
+pub use context::{
+    RequestContext, RequestInput, WithContext, WithContextExt, spawn, spawn_blocking,
+};
+pub use decision::Blocked;
+pub use event::{Event, EventId, EventKind};
+#[cfg(feature = "axum")]
+pub use layer::{AntibodyLayer, AntibodyService, EVENT_HEADER};
+pub use sql::CHECK_BUDGET_BYTES;
