@@ -424,11 +424,11 @@ fn from_table(source: &Origin, table: &toml::Table) -> Result<Settings, ConfigEr
     for (key, value) in table {
         match (key.as_str(), value) {
             ("mode", toml::Value::String(text)) => {
-                settings.mode = Some(parse_mode(source, key, text)?)
+                settings.mode = Some(parse_mode(source, key, text)?);
             }
             ("strict", toml::Value::Boolean(flag)) => settings.strict = Some(*flag),
             ("state_dir", toml::Value::String(text)) => {
-                settings.state_dir = Some(parse_path(source, key, text)?)
+                settings.state_dir = Some(parse_path(source, key, text)?);
             }
             ("events_file", toml::Value::String(text)) => {
                 settings.events_file = Some(parse_path(source, key, text)?);
@@ -455,11 +455,11 @@ fn from_table(source: &Origin, table: &toml::Table) -> Result<Settings, ConfigEr
                         .to_string();
                     match inner.as_str() {
                         "calls" => {
-                            settings.learning_calls = Some(parse_count(source, &name, &number)?)
+                            settings.learning_calls = Some(parse_count(source, &name, &number)?);
                         }
                         "seconds" => {
                             settings.learning_duration =
-                                Some(parse_seconds(source, &name, &number)?)
+                                Some(parse_seconds(source, &name, &number)?);
                         }
                         _ => {
                             return Err(
