@@ -136,6 +136,14 @@ impl Builder {
         self
     }
 
+    /// Makes every check panic inside the agent: a fault-injection switch for tests that
+    /// prove a failing agent leaves the application's calls unchanged.
+    #[doc(hidden)]
+    pub fn panic_in_checks_for_testing(mut self) -> Self {
+        self.settings.panic_in_checks = true;
+        self
+    }
+
     /// Builds the agent, reading `ANTIBODY_CONFIG` and the `ANTIBODY_*` environment.
     pub fn build(self) -> Result<Agent, ConfigError> {
         self.build_with_env(|key| std::env::var(key).ok())

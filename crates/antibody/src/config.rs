@@ -123,6 +123,9 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// The most bytes of a request body read for inputs; the handler always gets all of it.
     pub body_cap: usize,
+    /// Makes every check panic inside the agent, to prove the application is unharmed.
+    #[doc(hidden)]
+    pub panic_in_checks: bool,
 }
 
 impl Default for Config {
@@ -136,6 +139,7 @@ impl Default for Config {
             learning: LearningPeriod::default(),
             trusted_proxies: Vec::new(),
             body_cap: 64 * 1024,
+            panic_in_checks: false,
         }
     }
 }
@@ -210,6 +214,7 @@ pub(crate) struct Settings {
     pub(crate) learning_duration: Option<Duration>,
     pub(crate) trusted_proxies: Option<Vec<IpNet>>,
     pub(crate) body_cap: Option<usize>,
+    pub(crate) panic_in_checks: bool,
 }
 
 impl Settings {
@@ -227,6 +232,7 @@ impl Settings {
             learning_duration: self.learning_duration.or(lower.learning_duration),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
             body_cap: self.body_cap.or(lower.body_cap),
+            panic_in_checks: self.panic_in_checks || lower.panic_in_checks,
         }
     }
 
@@ -252,6 +258,7 @@ impl Settings {
             },
             trusted_proxies: self.trusted_proxies.unwrap_or_default(),
             body_cap: self.body_cap.unwrap_or(defaults.body_cap),
+            panic_in_checks: self.panic_in_checks,
         }
     }
 }

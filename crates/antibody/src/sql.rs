@@ -95,6 +95,10 @@ impl Agent {
         context: Option<&RequestContext>,
         mode: Mode,
     ) -> Result<(), Blocked> {
+        assert!(
+            !self.config().panic_in_checks,
+            "fault injected into the SQL check"
+        );
         let checked = within_budget(statement);
         if checked.len() < statement.len() {
             self.note_error(
