@@ -6,7 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
-use antibody_detect::sql::{Dialect, SqlDetector, Verdict};
+use antibody_detect::sql::{Dialect, Evidence, Fingerprint, SqlDetector, Verdict};
 
 use crate::agent::Agent;
 use crate::callsite::CallSite;
@@ -150,38 +150,16 @@ impl Agent {
             Finding::Anomaly => EventKind::SqlAnomaly,
         };
         let mut event = Event::new(kind, action, mode);
-        let secrets: Vec<&str> = context
-            .map(|c| c.secret_values().collect())
-            .unwrap_or_default();
-        event.request = context.map(RequestContext::report);
         event.call_site = Some((*site.report).clone());
-        event.sink = Some(SinkReport {
-            kind: SinkKind::Sql,
-            dialect: Some(dialect.as_str()),
-            statement: mask_secrets(statement, secrets.iter().copied()),
-            fingerprint: Some(analysis.fingerprint.to_string()),
-        });
+        describe_sql(
+            &mut event,
+            dialect,
+            statement,
+            &analysis.fingerprint,
+            context,
+            evidence,
+        );
         event.structure = Some(structure);
-        event.input = evidence.map(|evidence| {
-            let location = evidence.input.location;
-            InputReport {
-                source: location.source.as_str(),
-                name: location.name.to_owned(),
-                value: if is_secret(location.source, location.name) {
-                    REDACTED.to_owned()
-                } else {
-                    evidence.input.value.to_owned()
-                },
-            }
-        });
-        event.fix = Some(match evidence {
-            Some(evidence) => format!(
-                "bind {} `{}` as a parameter instead of pasting it into the statement",
-                evidence.input.location.source.as_str(),
-                evidence.input.location.name
-            ),
-            None => "bind every value as a parameter; this statement was built from data the site never used before (a stored value?)".to_owned(),
-        });
         if finding == Finding::Attack {
             if let Some(context) = context {
                 context.mark_attack();
@@ -200,6 +178,50 @@ impl Agent {
         }
         Ok(())
     }
+}
+
+/// Fills in what an SQL event says about the request, the statement, the input and the
+/// fix, with every secret of the request masked.
+fn describe_sql(
+    event: &mut Event,
+    dialect: Dialect,
+    statement: &str,
+    fingerprint: Fingerprint,
+    context: Option<&RequestContext>,
+    evidence: Option<&Evidence<'_>>,
+) {
+    let secrets: Vec<&str> = context
+        .map(|c| c.secret_values().collect())
+        .unwrap_or_default();
+    event.request = context.map(RequestContext::report);
+    event.sink = Some(SinkReport {
+        kind: SinkKind::Sql,
+        dialect: Some(dialect.as_str()),
+        statement: mask_secrets(statement, secrets.iter().copied()),
+        fingerprint: Some(fingerprint.to_string()),
+    });
+    event.input = evidence.map(|evidence| {
+        let location = evidence.input.location;
+        InputReport {
+            source: location.source.as_str(),
+            name: location.name.to_owned(),
+            value: if is_secret(location.source, location.name) {
+                REDACTED.to_owned()
+            } else {
+                evidence.input.value.to_owned()
+            },
+        }
+    });
+    event.fix = Some(match evidence {
+        Some(evidence) => format!(
+            "bind {} `{}` as a parameter instead of pasting it into the statement",
+            evidence.input.location.source.as_str(),
+            evidence.input.location.name
+        ),
+        None => "bind every value as a parameter: this site built a statement from data it never \
+                 used before (a stored value?)"
+            .to_owned(),
+    });
 }
 
 /// `statement` cut to [`CHECK_BUDGET_BYTES`], at a character boundary.
