@@ -155,7 +155,7 @@ impl Agent {
             &mut event,
             dialect,
             statement,
-            &analysis.fingerprint,
+            analysis.fingerprint,
             context,
             evidence,
         );
