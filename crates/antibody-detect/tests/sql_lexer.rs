@@ -56,7 +56,7 @@ fn a_plain_select_reads_the_same_in_every_dialect() {
 #[test]
 fn numbers_in_every_form() {
     for number in [
-        "42", "1.5", ".5", "1.", "1e10", "1.5E-3", "2e+7", "0x2A", "0XfF",
+        "42", "1.5", ".5", "1.", "1e10", "1.5E-3", "2e+7", "0x2A", "0xfF",
     ] {
         assert_lexes_everywhere(number, &[(NUM, number)]);
     }
@@ -64,6 +64,7 @@ fn numbers_in_every_form() {
     assert_lexes_everywhere("1ex", &[(NUM, "1"), (ID, "ex")]);
     assert_lexes(Dialect::MySql, "0b101", &[(NUM, "0b101")]);
     assert_lexes(Dialect::Postgres, "0b101", &[(NUM, "0b101")]);
+    assert_lexes(Dialect::Sqlite, "0X2A", &[(NUM, "0X2A")]);
     assert_lexes(Dialect::Postgres, "0o17", &[(NUM, "0o17")]);
     assert_lexes(Dialect::Postgres, "1_000_000", &[(NUM, "1_000_000")]);
     assert_lexes(Dialect::Sqlite, "1_000", &[(NUM, "1_000")]);
@@ -436,4 +437,46 @@ fn spans_cover_every_byte_but_whitespace() {
             );
         }
     }
+}
+
+#[test]
+fn question_marks_take_digits_but_never_a_name() {
+    assert_lexes(
+        Dialect::Sqlite,
+        "?OR 1",
+        &[(PH, "?"), (KW, "OR"), (NUM, "1")],
+    );
+    assert_lexes(Dialect::Sqlite, "?12", &[(PH, "?12")]);
+    assert_lexes(Dialect::MySql, "?AS x", &[(PH, "?"), (KW, "AS"), (ID, "x")]);
+}
+
+#[test]
+fn line_comments_end_at_a_carriage_return_only_in_postgres() {
+    for dialect in [Dialect::Sqlite, Dialect::MySql] {
+        assert_lexes(
+            dialect,
+            "1 -- x\r, 2\n3",
+            &[(NUM, "1"), (LineComment, "-- x\r, 2"), (NUM, "3")],
+        );
+    }
+    assert_lexes(
+        Dialect::Postgres,
+        "1 -- x\r2",
+        &[(NUM, "1"), (LineComment, "-- x"), (NUM, "2")],
+    );
+}
+
+#[test]
+fn mysql_names_may_begin_with_digits() {
+    assert_lexes(
+        Dialect::MySql,
+        "1abc 0x1g 0X41 1e5x",
+        &[(ID, "1abc"), (ID, "0x1g"), (ID, "0X41"), (ID, "1e5x")],
+    );
+    // A fraction ends the number: `.1or` is `.1 OR`.
+    assert_lexes(Dialect::MySql, ".1or", &[(NUM, ".1"), (KW, "or")]);
+    // After `name.`, digits are a name; after a number they are a number.
+    assert_lexes(Dialect::MySql, "t.5", &[(ID, "t"), (Dot, "."), (ID, "5")]);
+    assert_lexes(Dialect::MySql, "4.0.26", &[(NUM, "4.0"), (NUM, ".26")]);
+    assert_lexes(Dialect::Sqlite, "1abc", &[(NUM, "1"), (ID, "abc")]);
 }

@@ -30,6 +30,8 @@ pub struct Lexer<'q> {
     dialect: Dialect,
     /// Inside a MySQL `/*! ... */`, where `*/` closes the version comment.
     in_version_comment: bool,
+    /// The previous token, for the few rules that depend on it.
+    previous: Option<Token>,
 }
 
 /// Bytes that may continue a bare word. Every non-ASCII byte does: the three dialects
@@ -82,6 +84,7 @@ impl<'q> Lexer<'q> {
             pos: 0,
             dialect,
             in_version_comment: false,
+            previous: None,
         }
     }
 
@@ -95,7 +98,15 @@ impl<'q> Lexer<'q> {
 
     fn token(&mut self, kind: TokenKind, start: usize, end: usize) -> Token {
         self.pos = end;
-        Token { kind, start, end }
+        let token = Token { kind, start, end };
+        self.previous = Some(token);
+        token
+    }
+
+    /// Whether the previous token is `kind` and ends right at `at`.
+    fn follows(&self, kind: TokenKind, at: usize) -> bool {
+        self.previous
+            .is_some_and(|previous| previous.kind == kind && previous.end == at)
     }
 
     fn skip_whitespace(&mut self) {
@@ -160,9 +171,15 @@ impl<'q> Lexer<'q> {
         self.token(TokenKind::QuotedIdentifier { terminated }, start, end)
     }
 
+    /// A comment to the end of the line: `\n` everywhere, and also `\r` in PostgreSQL.
     fn line_comment(&mut self, start: usize) -> Token {
-        let end =
-            memchr::memchr2(b'\n', b'\r', &self.sql[start..]).map_or(self.sql.len(), |o| start + o);
+        let rest = &self.sql[start..];
+        let newline = if self.dialect == Dialect::Postgres {
+            memchr::memchr2(b'\n', b'\r', rest)
+        } else {
+            memchr::memchr(b'\n', rest)
+        };
+        let end = newline.map_or(self.sql.len(), |offset| start + offset);
         self.token(TokenKind::LineComment, start, end)
     }
 
@@ -223,9 +240,15 @@ impl<'q> Lexer<'q> {
     }
 
     fn number(&mut self, start: usize) -> Token {
+        let mysql = self.dialect == Dialect::MySql;
         let radix_digit: Option<fn(u8) -> bool> = match (self.at(start), self.at(start + 1)) {
-            (b'0', b'x' | b'X') => Some(|b: u8| b.is_ascii_hexdigit()),
-            (b'0', b'b' | b'B') if self.dialect != Dialect::Sqlite => {
+            // MySQL's prefixes are lowercase only: `0X41` is a name there.
+            (b'0', b'x') => Some(|b: u8| b.is_ascii_hexdigit()),
+            (b'0', b'X') if !mysql => Some(|b: u8| b.is_ascii_hexdigit()),
+            (b'0', b'b') if self.dialect != Dialect::Sqlite => {
+                Some(|b: u8| matches!(b, b'0' | b'1'))
+            }
+            (b'0', b'B') if self.dialect == Dialect::Postgres => {
                 Some(|b: u8| matches!(b, b'0' | b'1'))
             }
             (b'0', b'o' | b'O') if self.dialect == Dialect::Postgres => {
@@ -233,22 +256,27 @@ impl<'q> Lexer<'q> {
             }
             _ => None,
         };
-        if let Some(is_digit) = radix_digit {
-            if is_digit(self.at(start + 2)) && self.has(start + 2) {
-                let end = self.digits(start + 2, is_digit);
-                return self.token(TokenKind::Number, start, end);
+        let mut end = start;
+        let mut fraction = false;
+        if let Some(is_digit) = radix_digit.filter(|is_digit| is_digit(self.at(start + 2))) {
+            end = self.digits(start + 2, is_digit);
+        } else {
+            let decimal = |b: u8| b.is_ascii_digit();
+            end = self.digits(end, decimal);
+            if self.at(end) == b'.' {
+                fraction = true;
+                end = self.digits(end + 1, decimal);
+            }
+            if matches!(self.at(end), b'e' | b'E') {
+                let sign = usize::from(matches!(self.at(end + 1), b'+' | b'-'));
+                if self.at(end + 1 + sign).is_ascii_digit() {
+                    end = self.digits(end + 1 + sign, decimal);
+                }
             }
         }
-        let decimal = |b: u8| b.is_ascii_digit();
-        let mut end = self.digits(start, decimal);
-        if self.at(end) == b'.' && self.has(end) {
-            end = self.digits(end + 1, decimal);
-        }
-        if matches!(self.at(end), b'e' | b'E') && self.has(end) {
-            let sign = usize::from(matches!(self.at(end + 1), b'+' | b'-'));
-            if self.at(end + 1 + sign).is_ascii_digit() && self.has(end + 1 + sign) {
-                end = self.digits(end + 1 + sign, decimal);
-            }
+        // MySQL reads digits run into name characters as one name (`1abc`, `0x1g`, `1e5x`).
+        if mysql && !fraction && is_word_byte(self.at(end)) && self.has(end) {
+            return self.word(start);
         }
         self.token(TokenKind::Number, start, end)
     }
@@ -387,6 +415,13 @@ impl Iterator for Lexer<'_> {
                 self.in_version_comment = false;
                 self.token(TokenKind::VersionCommentEnd, start, start + 2)
             }
+            // MySQL reads what directly follows `name.` as a name, digits included (`t.5`).
+            b'.' if dialect == Dialect::MySql && self.follows(TokenKind::Identifier, start) => {
+                self.token(TokenKind::Dot, start, start + 1)
+            }
+            b'0'..=b'9' if dialect == Dialect::MySql && self.follows(TokenKind::Dot, start) => {
+                self.word(start)
+            }
             b'0'..=b'9' => self.number(start),
             b'.' if next.is_ascii_digit() => self.number(start),
             b'.' => self.token(TokenKind::Dot, start, start + 1),
@@ -422,7 +457,14 @@ impl Iterator for Lexer<'_> {
                     self.token(TokenKind::Unknown, start, start + 1)
                 }
             }
-            b'?' if dialect != Dialect::Postgres => self.placeholder(start),
+            // `?7` numbers a parameter; a name after `?` is not part of it.
+            b'?' if dialect != Dialect::Postgres => {
+                let digits = self.sql[start + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+                self.token(TokenKind::Placeholder, start, start + 1 + digits)
+            }
             b':' if next == b':' && dialect == Dialect::Postgres => {
                 self.token(TokenKind::Operator, start, start + 2)
             }
