@@ -473,3 +473,21 @@ fn hand_escaping_that_misses_the_dialect_is_seen_through() {
         );
     }
 }
+
+#[test]
+fn backslashes_the_application_doubled_do_not_escape_its_closing_quote() {
+    // MySQL: the input `\\\` escaped correctly is `\\\\\\`, an even run before the quote.
+    let inputs = [Input::new(Source::Query, "q", "\\\\\\")];
+    let sql = "SELECT * FROM t WHERE a = '\\\\\\\\\\\\'";
+    assert_eq!(
+        SqlDetector::new(Dialect::MySql).check(sql, &inputs),
+        Verdict::Data
+    );
+    // Pasted raw, the same input leaves an odd run and swallows the quote.
+    let raw = "SELECT * FROM t WHERE a = '\\\\\\' AND b = 1";
+    assert!(
+        SqlDetector::new(Dialect::MySql)
+            .check(raw, &inputs)
+            .is_injection()
+    );
+}

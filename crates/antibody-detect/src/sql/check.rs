@@ -333,16 +333,20 @@ fn stays_data(sql: &str, tokens: &[Token], covered: Range<usize>) -> bool {
     covered.clone().all(|i| is_sort_element(sql, tokens, i)) && in_sort_list(sql, tokens, first)
 }
 
-/// Whether the occurrence ends in an odd run of backslashes right before a quote: in a
-/// dialect where backslash escapes, it swallows the statement's own closing quote.
+/// Whether the occurrence ends in backslashes that leave an odd run right before a quote:
+/// in a dialect where backslash escapes, that swallows the statement's own closing quote.
+/// The whole run counts, since an application that escapes correctly doubles each backslash.
 fn escapes_closing_quote(sql: &str, span: &Range<usize>) -> bool {
     let bytes = sql.as_bytes();
-    let backslashes = bytes[span.clone()]
+    if !matches!(bytes.get(span.end), Some(b'\'' | b'"')) || bytes[span.end - 1] != b'\\' {
+        return false;
+    }
+    let run = bytes[..span.end]
         .iter()
         .rev()
         .take_while(|&&b| b == b'\\')
         .count();
-    backslashes % 2 == 1 && matches!(bytes.get(span.end), Some(b'\'' | b'"'))
+    run % 2 == 1
 }
 
 /// What the token at `index`, overlapped by the occurrence `span`, adds.
