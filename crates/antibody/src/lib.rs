@@ -38,6 +38,7 @@ mod sql;
 mod transport;
 
 pub use agent::{Agent, Builder, Stats};
+pub use antibody_detect::Source;
 pub use antibody_detect::sql::Dialect;
 pub use callsite::{CallSite, SiteKey};
 pub use config::{Config, ConfigError, Mode, SinkKind};
