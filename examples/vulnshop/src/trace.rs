@@ -1,0 +1,52 @@
+//! `VULNSHOP_TRACE`: one JSON line for every sink action the shop actually performed, written
+//! by the shop itself (not the agent), so evaluations can judge an attack's effect with tools
+//! independent of the agent.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+
+/// Where sink actions are recorded, if anywhere.
+#[derive(Clone, Default)]
+pub(crate) struct Trace {
+    file: Option<Arc<Mutex<File>>>,
+}
+
+impl Trace {
+    /// The trace named by `VULNSHOP_TRACE`, or none.
+    pub(crate) fn from_env() -> Result<Self, String> {
+        let Some(path) = std::env::var_os("VULNSHOP_TRACE").filter(|path| !path.is_empty()) else {
+            return Ok(Trace::default());
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| format!("VULNSHOP_TRACE {}: {e}", path.to_string_lossy()))?;
+        Ok(Trace {
+            file: Some(Arc::new(Mutex::new(file))),
+        })
+    }
+
+    /// Records that `endpoint` ran `sql` on the database; `outcome` is `ok` or the error.
+    pub(crate) fn sql(&self, endpoint: &str, sql: &str, outcome: Result<(), String>) {
+        let (ok, error) = match outcome {
+            Ok(()) => (true, None),
+            Err(error) => (false, Some(error)),
+        };
+        self.record(
+            &json!({"sink": "sql", "endpoint": endpoint, "sql": sql, "ok": ok, "error": error}),
+        );
+    }
+
+    fn record(&self, line: &serde_json::Value) {
+        if let Some(file) = &self.file {
+            if let Ok(mut file) = file.lock() {
+                // Each line is written whole with one call, so concurrent requests never interleave.
+                let _ = file.write_all(format!("{line}\n").as_bytes());
+            }
+        }
+    }
+}
