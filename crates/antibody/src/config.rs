@@ -186,14 +186,21 @@ impl fmt::Display for ConfigError {
                 "antibody: environment variable {}: {}",
                 self.key, self.message
             ),
+            // A problem with the file as a whole rather than with one of its settings.
+            Origin::File(path) if self.key == CONFIG_FILE_VARIABLE => write!(
+                f,
+                "antibody: configuration file {} (named by {CONFIG_FILE_VARIABLE}): {}",
+                path.display(),
+                self.message
+            ),
             Origin::File(path) => write!(
                 f,
-                "antibody: `{}` in {}: {}",
+                "antibody: setting `{}` in {}: {}",
                 self.key,
                 path.display(),
                 self.message
             ),
-            Origin::Builder => write!(f, "antibody: {}: {}", self.key, self.message),
+            Origin::Builder => write!(f, "antibody: setting {}: {}", self.key, self.message),
         }
     }
 }
@@ -218,9 +225,15 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    /// These settings over `lower`: each field set here wins.
+    /// These settings over `lower`: each field set here wins. A global mode set here also
+    /// wins over the sink modes set below, so that `ANTIBODY_MODE=off` turns everything
+    /// off whatever the code or the file chose for single sinks.
     fn over(self, lower: Settings) -> Settings {
-        let mut sink_modes = lower.sink_modes;
+        let mut sink_modes = if self.mode.is_some() {
+            BTreeMap::new()
+        } else {
+            lower.sink_modes
+        };
         sink_modes.extend(self.sink_modes);
         Settings {
             mode: self.mode.or(lower.mode),
@@ -413,17 +426,55 @@ fn from_environment(env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, Co
 }
 
 fn read_file(path: &Path) -> Result<Settings, ConfigError> {
-    let source = Origin::File(path.to_owned());
     let text = std::fs::read_to_string(path).map_err(|error| {
-        source.error(
+        Origin::Environment.error(
             CONFIG_FILE_VARIABLE,
-            format!("cannot read the file: {error}"),
+            format!(
+                "cannot read the configuration file {}: {error}",
+                path.display()
+            ),
         )
     })?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|error| source.error("(file)", format!("not valid TOML: {error}")))?;
+    let source = Origin::File(path.to_owned());
+    let table: toml::Table = text.parse().map_err(|error: toml::de::Error| {
+        let at = error.span().map_or_else(String::new, |span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |newline| newline + 1) + 1;
+            format!(" at line {line}, column {column}")
+        });
+        source.error(
+            CONFIG_FILE_VARIABLE,
+            format!("not valid TOML{at}: {}", error.message().trim()),
+        )
+    })?;
     from_table(&source, &table)
+}
+
+/// The type of a TOML value, with its article: `a string`, `an integer`.
+fn a_type(value: &toml::Value) -> String {
+    let name = value.type_str();
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {name}")
+}
+
+/// What each file setting must be, for type errors.
+fn expected_type(key: &str) -> &'static str {
+    match key {
+        "mode" => "a string: off, monitor or protect",
+        "strict" => "a boolean: true or false",
+        "state_dir" | "events_file" => "a path as a string",
+        "body_cap" => "a whole number of bytes",
+        "trusted_proxies" => {
+            "a list of IP addresses or networks as strings, such as [\"10.0.0.0/8\"]"
+        }
+        "learning" => "a table with `calls` and `seconds`",
+        _ => "a table of sink kinds and modes, such as `sql = \"protect\"`",
+    }
 }
 
 fn from_table(source: &Origin, table: &toml::Table) -> Result<Settings, ConfigError> {
@@ -447,60 +498,36 @@ fn from_table(source: &Origin, table: &toml::Table) -> Result<Settings, ConfigEr
                 let texts = items
                     .iter()
                     .map(|item| {
-                        item.as_str()
-                            .ok_or_else(|| source.error(key, "expected a list of strings"))
+                        item.as_str().ok_or_else(|| {
+                            source.error(
+                                key,
+                                format!(
+                                    "expected {}, found a list holding {}",
+                                    expected_type(key),
+                                    a_type(item)
+                                ),
+                            )
+                        })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 settings.trusted_proxies = Some(parse_proxies(source, key, texts)?);
             }
             ("learning", toml::Value::Table(learning)) => {
-                for (inner, value) in learning {
-                    let name = format!("learning.{inner}");
-                    let number = value
-                        .as_integer()
-                        .ok_or_else(|| source.error(&name, "expected a whole number"))?
-                        .to_string();
-                    match inner.as_str() {
-                        "calls" => {
-                            settings.learning_calls = Some(parse_count(source, &name, &number)?);
-                        }
-                        "seconds" => {
-                            settings.learning_duration =
-                                Some(parse_seconds(source, &name, &number)?);
-                        }
-                        _ => {
-                            return Err(
-                                source.error(&name, "unknown setting; expected calls or seconds")
-                            );
-                        }
-                    }
-                }
+                learning_from_table(source, learning, &mut settings)?;
             }
             ("modes", toml::Value::Table(modes)) => {
-                for (inner, value) in modes {
-                    let name = format!("modes.{inner}");
-                    let sink = SinkKind::ALL
-                        .into_iter()
-                        .find(|sink| sink.as_str() == inner)
-                        .ok_or_else(|| {
-                            source.error(
-                                &name,
-                                format!("unknown sink kind; expected one of {}", sink_names()),
-                            )
-                        })?;
-                    let text = value
-                        .as_str()
-                        .ok_or_else(|| source.error(&name, "expected a string"))?;
-                    settings
-                        .sink_modes
-                        .insert(sink, parse_mode(source, &name, text)?);
-                }
+                modes_from_table(source, modes, &mut settings)?;
             }
             (
                 "mode" | "strict" | "state_dir" | "events_file" | "body_cap" | "trusted_proxies"
                 | "learning" | "modes",
                 _,
-            ) => return Err(source.error(key, format!("wrong type: {}", value.type_str()))),
+            ) => {
+                return Err(source.error(
+                    key,
+                    format!("expected {}, found {}", expected_type(key), a_type(value)),
+                ));
+            }
             _ => {
                 return Err(source.error(
                     key,
@@ -510,6 +537,71 @@ fn from_table(source: &Origin, table: &toml::Table) -> Result<Settings, ConfigEr
         }
     }
     Ok(settings)
+}
+
+/// The `[learning]` table.
+fn learning_from_table(
+    source: &Origin,
+    learning: &toml::Table,
+    settings: &mut Settings,
+) -> Result<(), ConfigError> {
+    for (inner, value) in learning {
+        let name = format!("learning.{inner}");
+        if !matches!(inner.as_str(), "calls" | "seconds") {
+            return Err(source.error(&name, "unknown setting; expected calls or seconds"));
+        }
+        let number = value
+            .as_integer()
+            .ok_or_else(|| {
+                source.error(
+                    &name,
+                    format!(
+                        "expected a whole number of {inner} (0 to switch off), found {}",
+                        a_type(value)
+                    ),
+                )
+            })?
+            .to_string();
+        if inner == "calls" {
+            settings.learning_calls = Some(parse_count(source, &name, &number)?);
+        } else {
+            settings.learning_duration = Some(parse_seconds(source, &name, &number)?);
+        }
+    }
+    Ok(())
+}
+
+/// The `[modes]` table: a mode per sink kind.
+fn modes_from_table(
+    source: &Origin,
+    modes: &toml::Table,
+    settings: &mut Settings,
+) -> Result<(), ConfigError> {
+    for (inner, value) in modes {
+        let name = format!("modes.{inner}");
+        let sink = SinkKind::ALL
+            .into_iter()
+            .find(|sink| sink.as_str() == inner)
+            .ok_or_else(|| {
+                source.error(
+                    &name,
+                    format!("unknown sink kind; expected one of {}", sink_names()),
+                )
+            })?;
+        let text = value.as_str().ok_or_else(|| {
+            source.error(
+                &name,
+                format!(
+                    "expected a string: off, monitor or protect, found {}",
+                    a_type(value)
+                ),
+            )
+        })?;
+        settings
+            .sink_modes
+            .insert(sink, parse_mode(source, &name, text)?);
+    }
+    Ok(())
 }
 
 fn sink_names() -> String {

@@ -238,13 +238,32 @@ pub fn is_secret(source: Source, name: &str) -> bool {
     SECRET_PARTS.iter().any(|part| name.contains(part)) || SECRET_NAMES.contains(&name.as_str())
 }
 
-/// `text` with every occurrence of each secret value masked. Values shorter than two
-/// characters are left, as they reveal nothing and would mask everything.
+/// `text` with every occurrence of each secret value masked, verbatim or escaped the ways
+/// applications escape values into SQL literals (`''`, `""`, backslashes). Values shorter than
+/// two characters are left, as they reveal nothing and would mask everything.
 pub(crate) fn mask_secrets<'v>(text: &str, secrets: impl IntoIterator<Item = &'v str>) -> String {
+    let mut forms: Vec<String> = secrets
+        .into_iter()
+        .filter(|secret| secret.chars().nth(1).is_some())
+        .flat_map(|secret| {
+            [
+                secret.to_owned(),
+                secret.replace('\'', "''"),
+                secret.replace('"', "\"\""),
+                secret
+                    .replace('\\', "\\\\")
+                    .replace('\'', "\\'")
+                    .replace('"', "\\\""),
+            ]
+        })
+        .collect();
+    // Longest first, so that a secret holding a shorter one is masked whole.
+    forms.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    forms.dedup();
     let mut masked = text.to_owned();
-    for secret in secrets {
-        if secret.chars().nth(1).is_some() && masked.contains(secret) {
-            masked = masked.replace(secret, REDACTED);
+    for form in &forms {
+        if masked.contains(form.as_str()) {
+            masked = masked.replace(form.as_str(), REDACTED);
         }
     }
     masked

@@ -47,8 +47,9 @@ pub(crate) enum Observation {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct SiteModel {
-    /// Seconds since the epoch when the site was first seen.
-    first_seen: u64,
+    /// Milliseconds since the epoch when the site was first seen: whole seconds would end
+    /// a learning period up to a second early.
+    first_seen_ms: u64,
     calls: u64,
     /// Fingerprints (stored as 16 hex digits).
     #[serde(with = "hex_set")]
@@ -66,6 +67,12 @@ struct StoredModel {
     /// Sites by strict key (stored as 16 hex digits).
     #[serde(with = "hex_map")]
     sites: HashMap<u64, SiteModel>,
+    /// Loaded sites a new strict key may take over, by loose key: those not seen yet in this
+    /// process, and alone with their loose key. A site seen in this process is live and
+    /// keeps its model; when several loaded sites share a loose key (two queries in one
+    /// file), which of them moved is unknown, so none is taken over.
+    #[serde(skip)]
+    movable: HashMap<u64, u64>,
 }
 
 /// Keys and fingerprints are written as fixed-width hex: JSON numbers lose 64-bit precision
@@ -155,10 +162,12 @@ struct Shared {
     path: Option<PathBuf>,
 }
 
-fn now_seconds() -> u64 {
+fn now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 impl Learning {
@@ -166,7 +175,12 @@ impl Learning {
     pub(crate) fn start(period: LearningPeriod, state_dir: Option<&Path>) -> io::Result<Self> {
         let path = match state_dir {
             Some(dir) => {
-                fs::create_dir_all(dir)?;
+                fs::create_dir_all(dir).map_err(|error| {
+                    io::Error::new(
+                        error.kind(),
+                        format!("cannot create the state folder {}: {error}", dir.display()),
+                    )
+                })?;
                 Some(dir.join(MODEL_FILE))
             }
             None => None,
@@ -204,18 +218,25 @@ impl Learning {
             return Observation::Unenforced;
         };
         let (strict, loose) = (site.strict.0, site.loose.0);
-        if !model.sites.contains_key(&strict) {
+        if let Some(known) = model.sites.get(&strict) {
+            let live = known.loose;
+            if model.movable.get(&live) == Some(&strict) {
+                model.movable.remove(&live);
+            }
+        } else {
             // A site whose lines moved keeps what it learned under its loose key.
             let moved = model
-                .sites
-                .iter()
-                .find(|(_, known)| known.loose == loose)
-                .map(|(key, _)| *key);
-            let known = match moved.and_then(|key| model.sites.remove(&key)) {
-                Some(known) => known,
+                .movable
+                .remove(&loose)
+                .and_then(|key| model.sites.remove(&key));
+            let known = match moved {
+                Some(known) => {
+                    self.shared.dirty.store(true, Ordering::Relaxed);
+                    known
+                }
                 None if model.sites.len() >= MAX_SITES => return Observation::Unenforced,
                 None => SiteModel {
-                    first_seen: now_seconds(),
+                    first_seen_ms: now_millis(),
                     loose,
                     ..SiteModel::default()
                 },
@@ -254,7 +275,7 @@ impl Learning {
     fn learned(&self, site: &SiteModel) -> bool {
         let calls_done = self.period.calls.is_none_or(|calls| site.calls > calls);
         let time_done = self.period.duration.is_none_or(|duration| {
-            now_seconds().saturating_sub(site.first_seen) >= duration.as_secs()
+            u128::from(now_millis().saturating_sub(site.first_seen_ms)) >= duration.as_millis()
         });
         (self.period.calls.is_some() || self.period.duration.is_some()) && calls_done && time_done
     }
@@ -289,32 +310,62 @@ impl Drop for Learning {
 }
 
 fn load(path: &Path) -> io::Result<StoredModel> {
-    match fs::read(path) {
+    let invalid = |problem: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "the learned model {} {problem}; move it away to learn again from scratch",
+                path.display()
+            ),
+        )
+    };
+    let mut model = match fs::read(path) {
         Ok(bytes) => {
-            let model: StoredModel = serde_json::from_slice(&bytes).map_err(|error| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{}: {error}", path.display()),
-                )
-            })?;
-            if model.version != MODEL_VERSION {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "{}: model version {} is not {MODEL_VERSION}",
-                        path.display(),
-                        model.version
-                    ),
-                ));
+            // The version is read on its own first, so that a model written by another
+            // version is reported as such rather than as damaged.
+            #[derive(Deserialize)]
+            struct Version {
+                version: u32,
             }
-            Ok(model)
+            let version = serde_json::from_slice::<Version>(&bytes)
+                .map_err(|error| invalid(format!("is damaged ({error})")))?
+                .version;
+            if version != MODEL_VERSION {
+                return Err(invalid(format!(
+                    "has format version {version}, and this agent reads version {MODEL_VERSION}"
+                )));
+            }
+            serde_json::from_slice::<StoredModel>(&bytes)
+                .map_err(|error| invalid(format!("is damaged ({error})")))?
         }
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(StoredModel {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => StoredModel {
             version: MODEL_VERSION,
             ..StoredModel::default()
-        }),
-        Err(error) => Err(error),
+        },
+        Err(error) => {
+            return Err(io::Error::new(
+                error.kind(),
+                format!("cannot read the learned model {}: {error}", path.display()),
+            ));
+        }
+    };
+    let mut by_loose: HashMap<u64, Vec<u64>> = HashMap::new();
+    for (strict, site) in &mut model.sites {
+        // A file edited by hand must not lift the bound.
+        if site.structures.len() > MAX_STRUCTURES {
+            site.overflowed = true;
+            site.structures.clear();
+        }
+        by_loose.entry(site.loose).or_default().push(*strict);
     }
+    model.movable = by_loose
+        .into_iter()
+        .filter_map(|(loose, stricts)| match stricts[..] {
+            [strict] => Some((loose, strict)),
+            _ => None,
+        })
+        .collect();
+    Ok(model)
 }
 
 fn persist_loop(shared: &Shared) {
@@ -351,6 +402,10 @@ fn persist_if_dirty(shared: &Shared) -> io::Result<()> {
         serde_json::to_vec(&*model).map_err(io::Error::other)?
     };
     let temporary = path.with_extension("json.tmp");
-    fs::write(&temporary, json)?;
-    fs::rename(&temporary, path)
+    let written = fs::write(&temporary, json).and_then(|()| fs::rename(&temporary, path));
+    if written.is_err() {
+        // Try again at the next write.
+        shared.dirty.store(true, Ordering::Relaxed);
+    }
+    written
 }

@@ -193,7 +193,11 @@ fn describe_sql(
     let secrets: Vec<&str> = context
         .map(|c| c.secret_values().collect())
         .unwrap_or_default();
-    event.request = context.map(RequestContext::report);
+    event.request = context.map(|context| {
+        let mut report = context.report();
+        report.path = mask_secrets(&report.path, secrets.iter().copied());
+        report
+    });
     event.sink = Some(SinkReport {
         kind: SinkKind::Sql,
         dialect: Some(dialect.as_str()),
@@ -208,7 +212,7 @@ fn describe_sql(
             value: if is_secret(location.source, location.name) {
                 REDACTED.to_owned()
             } else {
-                evidence.input.value.to_owned()
+                mask_secrets(evidence.input.value, secrets.iter().copied())
             },
         }
     });
