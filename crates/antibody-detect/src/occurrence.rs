@@ -41,17 +41,16 @@ impl Escaping {
         self == Escaping::Verbatim || needle.iter().any(|&byte| self.rewrite(byte).is_some())
     }
 
-    /// The length of `needle`, escaped this way, when it occurs at `at` in `haystack`.
-    fn match_at(self, haystack: &[u8], at: usize, needle: &[u8]) -> Option<usize> {
-        let mut i = at;
+    /// Writes `needle`, escaped this way, into `out` (at least twice its length); returns
+    /// the length written.
+    fn write_escaped(self, needle: &[u8], out: &mut [u8]) -> usize {
+        let mut len = 0;
         for &byte in needle {
-            match self.rewrite(byte) {
-                Some(pair) if haystack.get(i..i + 2) == Some(&pair) => i += 2,
-                None if haystack.get(i) == Some(&byte) => i += 1,
-                _ => return None,
-            }
+            let (pair, width) = self.rewrite(byte).map_or(([byte, 0], 1), |pair| (pair, 2));
+            out[len..len + width].copy_from_slice(&pair[..width]);
+            len += width;
         }
-        Some(i - at)
+        len
     }
 
     /// Calls `visit` with each non-overlapping occurrence of `needle` escaped this way.
@@ -70,20 +69,21 @@ impl Escaping {
         if self == Escaping::Verbatim {
             return each_verbatim_short(haystack, needle, visit);
         }
-        let Some(&first) = needle.first() else {
-            return ControlFlow::Continue(());
+        // The escaped form is built once and searched in linear time; this runs only for
+        // inputs holding a byte the escaping rewrites. Short ones are built on the stack, so
+        // the common case still never allocates.
+        let mut stack = [0u8; 256];
+        let mut heap = Vec::new();
+        let buffer: &mut [u8] = if needle.len() * 2 <= stack.len() {
+            &mut stack
+        } else {
+            heap.resize(needle.len() * 2, 0);
+            &mut heap
         };
-        let lead = self.rewrite(first).map_or(first, |pair| pair[0]);
-        let mut from = 0;
-        while let Some(offset) = memchr::memchr(lead, &haystack[from..]) {
-            let start = from + offset;
-            match self.match_at(haystack, start, needle) {
-                Some(len) => {
-                    visit(start..start + len)?;
-                    from = start + len;
-                }
-                None => from = start + 1,
-            }
+        let len = self.write_escaped(needle, buffer);
+        let escaped = &buffer[..len];
+        for start in memmem::find_iter(haystack, escaped) {
+            visit(start..start + escaped.len())?;
         }
         ControlFlow::Continue(())
     }

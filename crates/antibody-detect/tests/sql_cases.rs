@@ -129,6 +129,17 @@ const EVERY_DIALECT: &[Case] = &[
     case(NUMBER, "(1)", Blocked(Added::Punctuation)),
     // An identifier where a number stood: the call site's learned structure decides.
     case(NUMBER, "id", Ambiguous(Added::Identifier)),
+    // An input inside a longer name is a coincidence (`en` in `tenant`, `close` in `closed`).
+    case(
+        "SELECT tenant, closed FROM shops WHERE id = 1 -- {}",
+        "en",
+        Allowed,
+    ),
+    case(
+        "SELECT tenant FROM shops WHERE {} = 1",
+        "closed",
+        Ambiguous(Added::Identifier),
+    ),
     // ORDER BY lists of plain columns.
     case(ORDER, "name", Allowed),
     case(ORDER, "price DESC", Allowed),
@@ -168,7 +179,12 @@ const EVERY_DIALECT: &[Case] = &[
         "1) UNION SELECT id FROM users WHERE (1",
         Blocked(Added::Keyword),
     ),
-    case(IN_STRINGS, "books','kitchen", Allowed),
+    // Closing one literal and opening another chooses the rows: not data.
+    case(
+        IN_STRINGS,
+        "books','kitchen",
+        Blocked(Added::UnbalancedQuote),
+    ),
     case(IN_STRINGS, "books') OR ('1'='1", Blocked(Added::Tautology)),
     // LIKE patterns.
     case(LIKE, "red shoes", Allowed),
@@ -489,5 +505,61 @@ fn backslashes_the_application_doubled_do_not_escape_its_closing_quote() {
         SqlDetector::new(Dialect::MySql)
             .check(raw, &inputs)
             .is_injection()
+    );
+}
+
+#[test]
+fn escaping_the_search_does_not_know_is_seen_through_by_what_follows_the_last_quote() {
+    // Each application escapes by hand in its own way; what the database reads after the
+    // closing quote is what counts.
+    let cases: &[(Dialect, &str, &str)] = &[
+        // `'` as `\'` where backslash means nothing, with a `"` in front of it.
+        (
+            Dialect::Sqlite,
+            "SELECT * FROM t WHERE name = '\"\\' OR 1=1 --'",
+            "\"' OR 1=1 --",
+        ),
+        // Quotes doubled, but the backslash left for MySQL to read.
+        (
+            Dialect::MySql,
+            "SELECT * FROM t WHERE name = 'x\\'' OR 1=1 -- '",
+            "x\\' OR 1=1 -- ",
+        ),
+        // `_` escaped for LIKE as well.
+        (
+            Dialect::Postgres,
+            "SELECT * FROM t WHERE name LIKE '%a\\_b\\' OR 1=1 --%'",
+            "a_b' OR 1=1 --",
+        ),
+        // A newline escaped as `\n` before a quote escaped as `\'`.
+        (
+            Dialect::Sqlite,
+            "SELECT * FROM t WHERE name = 'a\\n\\' OR 1=1 --'",
+            "a\n' OR 1=1 --",
+        ),
+    ];
+    for (dialect, sql, input) in cases {
+        assert_eq!(
+            outcome(*dialect, sql, input),
+            Blocked(Added::Comment),
+            "{dialect}: {sql}"
+        );
+    }
+    // The same inputs escaped correctly stay inside their literal.
+    assert_eq!(
+        outcome(
+            Dialect::Sqlite,
+            "SELECT * FROM t WHERE name = '\"'' OR 1=1 --'",
+            "\"' OR 1=1 --"
+        ),
+        Allowed
+    );
+    assert_eq!(
+        outcome(
+            Dialect::Sqlite,
+            "SELECT * FROM t WHERE name = 'O''Brien'",
+            "O'Brien"
+        ),
+        Allowed
     );
 }

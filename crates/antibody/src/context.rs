@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 
 use antibody_detect::{Input, Source};
@@ -39,6 +39,9 @@ pub struct RequestContext {
     route: Option<String>,
     client_ip: Option<IpAddr>,
     inputs: Vec<RequestInput>,
+    /// Inputs of a form or JSON body larger than the capture cap, read as the handler
+    /// consumed it; set once, when the body ends.
+    body_inputs: OnceLock<Vec<RequestInput>>,
     wants_json: bool,
     blocked: Mutex<Option<EventId>>,
     attack_reported: Mutex<bool>,
@@ -59,6 +62,7 @@ impl RequestContext {
             route,
             client_ip,
             inputs,
+            body_inputs: OnceLock::new(),
             wants_json: false,
             blocked: Mutex::new(None),
             attack_reported: Mutex::new(false),
@@ -87,21 +91,27 @@ impl RequestContext {
 
     /// The request's inputs, borrowed for the detectors.
     pub fn inputs(&self) -> Vec<Input<'_>> {
-        self.inputs
-            .iter()
+        self.request_inputs()
             .map(|input| Input::new(input.source, &input.name, &input.value))
             .collect()
     }
 
     /// The request's inputs, owned.
-    pub fn request_inputs(&self) -> &[RequestInput] {
-        &self.inputs
+    pub fn request_inputs(&self) -> impl Iterator<Item = &RequestInput> {
+        self.inputs
+            .iter()
+            .chain(self.body_inputs.get().into_iter().flatten())
+    }
+
+    /// Adds the inputs of a large body, read as the handler consumed it; they replace any
+    /// body inputs taken from the part read before the handler ran.
+    pub(crate) fn add_body_inputs(&self, inputs: Vec<RequestInput>) {
+        let _ = self.body_inputs.set(inputs);
     }
 
     /// The values of inputs that are secrets, to be masked in reports.
     pub(crate) fn secret_values(&self) -> impl Iterator<Item = &str> {
-        self.inputs
-            .iter()
+        self.request_inputs()
             .filter(|input| is_secret(input.source, &input.name))
             .map(|input| input.value.as_str())
     }

@@ -104,8 +104,9 @@ where
                     .map(|response| response.map(Body::new));
             }
             let (mut parts, body) = request.into_parts();
-            let (body_inputs, body) = capture_body(&parts, body, agent.config().body_cap).await;
-            let context = Arc::new(request_context(&agent, &mut parts, body_inputs).await);
+            let captured = capture_body(&parts, body, agent.config().body_cap).await;
+            let context = Arc::new(request_context(&agent, &mut parts, captured.inputs()).await);
+            let body = captured.into_replay(&context, &agent);
             let request = Request::from_parts(parts, body);
             let response = RequestContext::scope(Arc::clone(&context), inner.call(request)).await?;
             if let Some(event) = context.blocked() {
@@ -162,12 +163,71 @@ fn body_format(parts: &Parts) -> Option<BodyFormat> {
     }
 }
 
-/// Reads up to `cap` bytes of a form or JSON body for inputs, and returns a body that
-/// replays them followed by the rest, unread, so the handler still gets every byte and a
-/// streaming upload keeps streaming.
-async fn capture_body(parts: &Parts, mut body: Body, cap: usize) -> (Vec<RequestInput>, Body) {
+/// The most bytes of a form or JSON body inspected while the handler reads it, beyond the
+/// part captured before the handler runs; past it, the shortfall is reported.
+const INSPECTION_LIMIT: usize = 16 * 1024 * 1024;
+
+/// What was read of a request body before the handler runs.
+struct CapturedBody {
+    format: Option<BodyFormat>,
+    prefix: Bytes,
+    held: Vec<Result<Frame<Bytes>, axum::Error>>,
+    /// The unread rest, or `None` when the whole body was read.
+    rest: Option<Body>,
+}
+
+impl CapturedBody {
+    /// The inputs in what was read: all of them when the body was read whole.
+    fn inputs(&self) -> Vec<RequestInput> {
+        match self.format {
+            Some(format) if self.rest.is_none() => body_inputs(format, &self.prefix),
+            // A form's leading fields are whole except perhaps the last; the rest are
+            // inspected when the handler reads them.
+            Some(BodyFormat::Form) => form_inputs(&self.prefix, Source::Form),
+            Some(BodyFormat::Json) | None => Vec::new(),
+        }
+    }
+
+    /// A body that replays what was read, then streams the rest. For a form or JSON body
+    /// larger than the cap, the rest is also copied as it passes, and its inputs join the
+    /// request context when the body ends: padding a body past the cap hides nothing.
+    fn into_replay(self, context: &Arc<RequestContext>, agent: &Agent) -> Body {
+        let tee = match (self.format, &self.rest) {
+            (Some(format), Some(_)) => Some(Tee {
+                format,
+                copy: BytesMut::from(&self.prefix[..]),
+                context: Arc::clone(context),
+                agent: agent.clone(),
+                overflowed: false,
+            }),
+            _ => None,
+        };
+        Body::new(ReplayBody {
+            prefix: (!self.prefix.is_empty()).then_some(self.prefix),
+            held: self.held,
+            rest: self.rest,
+            tee,
+        })
+    }
+}
+
+fn body_inputs(format: BodyFormat, bytes: &[u8]) -> Vec<RequestInput> {
+    match format {
+        BodyFormat::Form => form_inputs(bytes, Source::Form),
+        BodyFormat::Json => json_inputs(bytes),
+    }
+}
+
+/// Reads up to `cap` bytes of a form or JSON body before the handler runs; other bodies are
+/// left unread.
+async fn capture_body(parts: &Parts, mut body: Body, cap: usize) -> CapturedBody {
     let Some(format) = body_format(parts) else {
-        return (Vec::new(), body);
+        return CapturedBody {
+            format: None,
+            prefix: Bytes::new(),
+            held: Vec::new(),
+            rest: Some(body),
+        };
     };
     let mut prefix = BytesMut::new();
     let mut held = Vec::new();
@@ -188,19 +248,52 @@ async fn capture_body(parts: &Parts, mut body: Body, cap: usize) -> (Vec<Request
             }
         }
     }
-    let prefix = prefix.freeze();
-    let inputs = match format {
-        BodyFormat::Form => form_inputs(&prefix, Source::Form),
-        // A JSON document cut short cannot be read; its inputs are lost, the body is not.
-        BodyFormat::Json if complete => json_inputs(&prefix),
-        BodyFormat::Json => Vec::new(),
-    };
-    let replay = ReplayBody {
-        prefix: (!prefix.is_empty()).then_some(prefix),
+    // The frame that reached the cap may have been the last one: the document is then whole.
+    complete = complete || (held.iter().all(Result::is_ok) && body.is_end_stream());
+    CapturedBody {
+        format: Some(format),
+        prefix: prefix.freeze(),
         held,
         rest: (!complete).then_some(body),
-    };
-    (inputs, Body::new(replay))
+    }
+}
+
+/// The copy of a large form or JSON body, read for inputs when it ends.
+struct Tee {
+    format: BodyFormat,
+    copy: BytesMut,
+    context: Arc<RequestContext>,
+    agent: Agent,
+    overflowed: bool,
+}
+
+impl Tee {
+    fn pass(&mut self, data: &Bytes) {
+        if self.copy.len() + data.len() <= INSPECTION_LIMIT {
+            self.copy.extend_from_slice(data);
+        } else {
+            self.overflowed = true;
+        }
+    }
+
+    fn finish(&mut self) {
+        let copy = std::mem::take(&mut self.copy);
+        let inputs = match (self.format, self.overflowed) {
+            // A JSON document cut short cannot be read.
+            (BodyFormat::Json, true) => Vec::new(),
+            (format, _) => body_inputs(format, &copy),
+        };
+        self.context.add_body_inputs(inputs);
+        if self.overflowed {
+            self.agent.note_error(
+                crate::config::SinkKind::Sql,
+                None,
+                format!(
+                    "a request body larger than {INSPECTION_LIMIT} bytes was inspected only in part"
+                ),
+            );
+        }
+    }
 }
 
 fn form_inputs(bytes: &[u8], source: Source) -> Vec<RequestInput> {
@@ -378,6 +471,7 @@ struct ReplayBody {
     prefix: Option<Bytes>,
     held: Vec<Result<Frame<Bytes>, axum::Error>>,
     rest: Option<Body>,
+    tee: Option<Tee>,
 }
 
 impl HttpBody for ReplayBody {
@@ -394,10 +488,26 @@ impl HttpBody for ReplayBody {
         if !self.held.is_empty() {
             return Poll::Ready(Some(self.held.remove(0)));
         }
-        match &mut self.rest {
-            Some(rest) => Pin::new(rest).poll_frame(cx),
-            None => Poll::Ready(None),
+        let this = &mut *self;
+        let Some(rest) = &mut this.rest else {
+            return Poll::Ready(None);
+        };
+        let frame = std::task::ready!(Pin::new(rest).poll_frame(cx));
+        if let Some(tee) = &mut this.tee {
+            match &frame {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        tee.pass(data);
+                    }
+                }
+                None => {
+                    tee.finish();
+                    this.tee = None;
+                }
+                Some(Err(_)) => {}
+            }
         }
+        Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {
@@ -408,14 +518,17 @@ impl HttpBody for ReplayBody {
 
     fn size_hint(&self) -> SizeHint {
         let prefix = self.prefix.as_ref().map_or(0, |p| p.len() as u64);
-        let mut hint = self
+        let rest = self
             .rest
             .as_ref()
             .map_or_else(|| SizeHint::with_exact(0), HttpBody::size_hint);
-        hint.set_lower(hint.lower() + prefix);
-        if let Some(upper) = hint.upper() {
-            hint.set_upper(upper + prefix);
+        // Built afresh: raising the lower bound first would exceed the old upper bound,
+        // which `SizeHint` answers with a panic.
+        let mut hint = SizeHint::new();
+        if let Some(upper) = rest.upper() {
+            hint.set_upper(upper.saturating_add(prefix));
         }
+        hint.set_lower(rest.lower().saturating_add(prefix));
         hint
     }
 }

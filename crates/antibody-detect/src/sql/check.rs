@@ -7,7 +7,7 @@ use std::ops::{ControlFlow, Range};
 use super::dialect::Dialect;
 use super::fingerprint::Fingerprint;
 use super::lexer::lex;
-use super::shape::{in_sort_list, in_value_list, is_sign, is_sort_element, is_value_part};
+use super::shape::{Lists, is_sign, is_sort_element, is_value_part};
 use super::token::{Token, TokenKind};
 use crate::input::Input;
 use crate::occurrence::{each_occurrence, occurs};
@@ -91,9 +91,9 @@ pub enum Verdict<'a> {
     /// Inputs occur, and each stays inside one literal, an `IN (...)` list of values or an
     /// `ORDER BY` list of plain columns.
     Data,
-    /// An input supplies one whole name, keyword or operator on its own. That adds no
-    /// structure beyond itself, but it explains a structure the call site has never seen:
-    /// learning decides.
+    /// An input is one whole name, keyword or operator on its own. That adds no structure
+    /// beyond itself, but it explains a structure the call site has never seen: learning
+    /// decides. (An input found inside a longer name is a coincidence, and data.)
     Ambiguous(Evidence<'a>),
     /// An input adds SQL structure.
     Injection(Evidence<'a>),
@@ -211,20 +211,23 @@ impl SqlDetector {
 
     fn any_input_occurs(self, sql: &str, inputs: &[Input<'_>]) -> bool {
         inputs.iter().any(|input| {
-            self.needle(sql, input)
-                .is_some_and(|needle| occurs(sql, needle))
+            self.needle(sql, input).is_some_and(|needle| {
+                occurs(sql, needle) || escape_tail(needle).is_some_and(|tail| occurs(sql, tail))
+            })
         })
     }
 
     fn judge<'a>(self, sql: &str, tokens: &[Token], inputs: &'a [Input<'a>]) -> Verdict<'a> {
         let mut ambiguous = None;
+        let lists = Lists::of(sql, tokens);
         for input in inputs {
             let Some(needle) = self.needle(sql, input) else {
                 continue;
             };
             let injection = each_occurrence(sql, needle, |span| {
                 let covered = covered_tokens(tokens, &span);
-                let Some(judgement) = judge_occurrence(sql, tokens, covered.clone(), &span) else {
+                let Some(judgement) = judge_occurrence(sql, tokens, &lists, covered.clone(), &span)
+                else {
                     return ControlFlow::Continue(());
                 };
                 let evidence = Evidence {
@@ -246,9 +249,62 @@ impl SqlDetector {
             if let ControlFlow::Break(evidence) = injection {
                 return Verdict::Injection(evidence);
             }
+            if let Some(evidence) = tail_breakout(sql, tokens, &lists, input, needle) {
+                return Verdict::Injection(evidence);
+            }
         }
         ambiguous.map_or(Verdict::Data, Verdict::Ambiguous)
     }
+}
+
+/// An input escaped in a way the search does not know (`'` as `\'` where backslash means
+/// nothing, quotes doubled where it does, extra characters escaped, the input cut short) is
+/// still caught by what follows its last quote or backslash: when that tail begins exactly
+/// where a quoted literal ends, the quote closed the literal, and the tail is judged as an
+/// input of its own.
+fn tail_breakout<'a>(
+    sql: &str,
+    tokens: &[Token],
+    lists: &Lists,
+    input: &'a Input<'a>,
+    needle: &str,
+) -> Option<Evidence<'a>> {
+    let tail = escape_tail(needle)?;
+    memchr::memmem::find_iter(sql.as_bytes(), tail.as_bytes()).find_map(|start| {
+        let closed = tokens.partition_point(|token| token.end < start);
+        let after_literal = tokens.get(closed).is_some_and(|token| {
+            token.end == start
+                && matches!(
+                    token.kind,
+                    TokenKind::String { .. } | TokenKind::QuotedIdentifier { .. }
+                )
+        });
+        if !after_literal {
+            return None;
+        }
+        let span = start..start + tail.len();
+        let covered = covered_tokens(tokens, &span);
+        let judgement = judge_occurrence(sql, tokens, lists, covered.clone(), &span)?;
+        judgement.injection.then(|| Evidence {
+            input,
+            tokens: tokens[covered]
+                .iter()
+                .copied()
+                .take(EVIDENCE_TOKENS)
+                .collect(),
+            span,
+            added: judgement.added,
+        })
+    })
+}
+
+/// What follows the last quote or backslash of `needle`, when it has two visible characters
+/// or more.
+fn escape_tail(needle: &str) -> Option<&str> {
+    let last_escape = needle.rfind(['\'', '"', '`', '\\'])?;
+    let tail = &needle[last_escape + 1..];
+    let mut visible = tail.trim().chars();
+    (visible.next().is_some() && visible.next().is_some()).then_some(tail)
 }
 
 /// The indices of the tokens that overlap `span`.
@@ -267,6 +323,7 @@ struct Judgement {
 fn judge_occurrence(
     sql: &str,
     tokens: &[Token],
+    lists: &Lists,
     covered: Range<usize>,
     span: &Range<usize>,
 ) -> Option<Judgement> {
@@ -295,7 +352,18 @@ fn judge_occurrence(
                 TokenKind::String { .. } | TokenKind::Number => None,
                 TokenKind::LineComment | TokenKind::BlockComment { .. } if !opens_here => None,
                 _ if is_sort_element(sql, tokens, covered.start)
-                    && in_sort_list(sql, tokens, covered.start) =>
+                    && lists.in_sort_list(covered.start) =>
+                {
+                    None
+                }
+                // Part of a name, keyword or operator is a coincidence (`en` in `tenant`):
+                // only an input that is the whole token puts it there.
+                TokenKind::Identifier
+                | TokenKind::Keyword
+                | TokenKind::QuotedIdentifier { .. }
+                | TokenKind::Operator
+                | TokenKind::Placeholder
+                    if token.start < span.start || span.end < token.end =>
                 {
                     None
                 }
@@ -308,7 +376,7 @@ fn judge_occurrence(
                 }
             }
         }
-        _ if stays_data(sql, tokens, covered.clone()) => None,
+        _ if stays_data(sql, tokens, lists, covered.clone(), span) => None,
         _ => {
             let added = covered
                 .map(|i| addition(sql, tokens, i, span))
@@ -320,17 +388,28 @@ fn judge_occurrence(
 }
 
 /// Whether an occurrence over several tokens is still data: one signed number, a run of an
-/// `IN (...)` list, or a run of an `ORDER BY` list of plain columns.
-fn stays_data(sql: &str, tokens: &[Token], covered: Range<usize>) -> bool {
+/// `IN (...)` list of values, or a run of an `ORDER BY` list of plain columns. A run of a list
+/// must start and end on token boundaries: an input that closes one literal and opens
+/// another (`alice', 'bob`) chose which rows a list holds.
+fn stays_data(
+    sql: &str,
+    tokens: &[Token],
+    lists: &Lists,
+    covered: Range<usize>,
+    span: &Range<usize>,
+) -> bool {
     let first = covered.start;
+    let whole_tokens = span.start <= tokens[first].start && tokens[covered.end - 1].end <= span.end;
     let values_and_commas = covered
         .clone()
         .all(|i| tokens[i].kind == TokenKind::Comma || is_value_part(sql, tokens, i));
     let signed_number = covered.len() == 2 && is_sign(sql, tokens, first);
-    if values_and_commas && (signed_number || in_value_list(sql, tokens, first)) {
+    if values_and_commas && whole_tokens && (signed_number || lists.in_value_list(first)) {
         return true;
     }
-    covered.clone().all(|i| is_sort_element(sql, tokens, i)) && in_sort_list(sql, tokens, first)
+    whole_tokens
+        && covered.clone().all(|i| is_sort_element(sql, tokens, i))
+        && lists.in_sort_list(first)
 }
 
 /// Whether the occurrence ends in backslashes that leave an odd run right before a quote:

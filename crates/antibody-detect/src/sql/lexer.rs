@@ -347,7 +347,9 @@ impl<'q> Lexer<'q> {
     /// `~ ! @ # % ^ & | ?` or a backtick.
     fn postgres_operator_end(&self, start: usize) -> usize {
         let mut end = start;
-        while self.has(end) && is_postgres_operator_byte(self.sql[end]) {
+        // PostgreSQL's operator names are at most 63 bytes; bounding the run keeps lexing a
+        // long run of `+` linear.
+        while self.has(end) && end - start < 63 && is_postgres_operator_byte(self.sql[end]) {
             let pair = (self.sql[end], self.at(end + 1));
             if end > start && matches!(pair, (b'-', b'-') | (b'/', b'*')) {
                 break;

@@ -72,34 +72,69 @@ pub(crate) fn ends_sort_clause(sql: &str, tokens: &[Token], index: usize) -> boo
         && (is_keyword(index - 1, "ORDER") || is_keyword(index - 1, "GROUP"))
 }
 
-/// Whether the token at `index` lies in an `ORDER BY` or `GROUP BY` list of plain columns
-/// that starts before it.
-pub(crate) fn in_sort_list(sql: &str, tokens: &[Token], index: usize) -> bool {
-    let mut i = index;
-    while i > 0 {
-        i -= 1;
-        if !is_sort_element(sql, tokens, i) {
-            return ends_sort_clause(sql, tokens, i);
-        }
-    }
-    false
+/// The list each token lies in, found in one forward pass so that judging many occurrences
+/// stays linear: a token lies in a list when every token from the list's opening (`ORDER BY`
+/// or `GROUP BY`, or `IN (`) up to the one before it belongs to the list.
+pub(crate) struct Lists {
+    membership: Vec<List>,
 }
 
-/// Whether the token at `index` lies in the value list of `IN (...)`, after its `(`.
-pub(crate) fn in_value_list(sql: &str, tokens: &[Token], index: usize) -> bool {
-    let mut i = index;
-    while i > 0 {
-        i -= 1;
-        match tokens[i].kind {
-            TokenKind::Comma => {}
-            TokenKind::OpenParen => {
-                return i >= 1
-                    && tokens[i - 1].kind == TokenKind::Keyword
-                    && keyword::is(tokens[i - 1].text(sql), "IN");
+/// Whether the token at an index belongs to a list being read.
+type Membership = fn(&str, &[Token], usize) -> bool;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum List {
+    None,
+    /// An `ORDER BY` or `GROUP BY` list of plain columns.
+    Sort,
+    /// The values of `IN (...)`.
+    Values,
+}
+
+impl Lists {
+    pub(crate) fn of(sql: &str, tokens: &[Token]) -> Self {
+        let mut membership = vec![List::None; tokens.len()];
+        let mut i = 0;
+        while i < tokens.len() {
+            let (list, belongs): (List, Membership) = if ends_sort_clause(sql, tokens, i) {
+                (List::Sort, is_sort_element)
+            } else if opens_value_list(sql, tokens, i) {
+                (List::Values, |sql, tokens, j| {
+                    tokens[j].kind == TokenKind::Comma || is_value_part(sql, tokens, j)
+                })
+            } else {
+                i += 1;
+                continue;
+            };
+            let mut j = i + 1;
+            while j < tokens.len() {
+                membership[j] = list;
+                if !belongs(sql, tokens, j) {
+                    break;
+                }
+                j += 1;
             }
-            _ if is_value_part(sql, tokens, i) => {}
-            _ => return false,
+            i = j.max(i + 1);
         }
+        Lists { membership }
     }
-    false
+
+    /// Whether the token at `index` lies in an `ORDER BY` or `GROUP BY` list of plain
+    /// columns that starts before it.
+    pub(crate) fn in_sort_list(&self, index: usize) -> bool {
+        self.membership[index] == List::Sort
+    }
+
+    /// Whether the token at `index` lies in the value list of `IN (...)`, after its `(`.
+    pub(crate) fn in_value_list(&self, index: usize) -> bool {
+        self.membership[index] == List::Values
+    }
+}
+
+/// Whether the token at `index` is the `(` of `IN (`.
+fn opens_value_list(sql: &str, tokens: &[Token], index: usize) -> bool {
+    tokens[index].kind == TokenKind::OpenParen
+        && index >= 1
+        && tokens[index - 1].kind == TokenKind::Keyword
+        && keyword::is(tokens[index - 1].text(sql), "IN")
 }
