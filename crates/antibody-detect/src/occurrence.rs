@@ -22,12 +22,6 @@ enum Escaping {
 }
 
 impl Escaping {
-    const ALL: [Escaping; 3] = [
-        Escaping::Verbatim,
-        Escaping::DoubledQuotes,
-        Escaping::Backslashes,
-    ];
-
     /// The two bytes `byte` becomes, when this escaping rewrites it.
     fn rewrite(self, byte: u8) -> Option<[u8; 2]> {
         match (self, byte) {
@@ -180,9 +174,13 @@ pub(crate) fn each_occurrence<B>(
     mut visit: impl FnMut(Range<usize>) -> ControlFlow<B>,
 ) -> ControlFlow<B> {
     let (haystack, needle) = (haystack.as_bytes(), needle.as_bytes());
-    for escaping in Escaping::ALL {
-        if escaping.changes(needle) {
-            escaping.each(haystack, needle, &mut visit)?;
+    Escaping::Verbatim.each(haystack, needle, &mut visit)?;
+    // Most inputs hold nothing an escaping rewrites: one scan settles it.
+    if memchr::memchr3(b'\'', b'"', b'\\', needle).is_some() {
+        for escaping in [Escaping::DoubledQuotes, Escaping::Backslashes] {
+            if escaping.changes(needle) {
+                escaping.each(haystack, needle, &mut visit)?;
+            }
         }
     }
     ControlFlow::Continue(())

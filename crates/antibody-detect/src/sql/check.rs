@@ -219,7 +219,9 @@ impl SqlDetector {
 
     fn judge<'a>(self, sql: &str, tokens: &[Token], inputs: &'a [Input<'a>]) -> Verdict<'a> {
         let mut ambiguous = None;
-        let lists = Lists::of(sql, tokens);
+        // Only an occurrence that spans several tokens, or one name, asks which list it is
+        // in: most occurrences sit inside one literal and never do.
+        let lists = Lists::new(sql, tokens);
         for input in inputs {
             let Some(needle) = self.needle(sql, input) else {
                 continue;
@@ -265,7 +267,7 @@ impl SqlDetector {
 fn tail_breakout<'a>(
     sql: &str,
     tokens: &[Token],
-    lists: &Lists,
+    lists: &Lists<'_>,
     input: &'a Input<'a>,
     needle: &str,
 ) -> Option<Evidence<'a>> {
@@ -323,7 +325,7 @@ struct Judgement {
 fn judge_occurrence(
     sql: &str,
     tokens: &[Token],
-    lists: &Lists,
+    lists: &Lists<'_>,
     covered: Range<usize>,
     span: &Range<usize>,
 ) -> Option<Judgement> {
@@ -394,7 +396,7 @@ fn judge_occurrence(
 fn stays_data(
     sql: &str,
     tokens: &[Token],
-    lists: &Lists,
+    lists: &Lists<'_>,
     covered: Range<usize>,
     span: &Range<usize>,
 ) -> bool {

@@ -30,16 +30,31 @@ pub struct Lexer<'q> {
     dialect: Dialect,
     /// Inside a MySQL `/*! ... */`, where `*/` closes the version comment.
     in_version_comment: bool,
-    /// The previous token, for the few rules that depend on it.
-    previous: Option<Token>,
+    /// The previous token's kind and end, for the few rules that depend on them.
+    previous_kind: Option<TokenKind>,
+    previous_end: usize,
 }
 
 /// Bytes that may continue a bare word. Every non-ASCII byte does: the three dialects
 /// accept letters of any script in names, and look-alike quotes such as `’` are letters
 /// to them, not quotes.
 fn is_word_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'$' || byte >= 0x80
+    WORD_BYTES[usize::from(byte)]
 }
+
+/// [`is_word_byte`] as a table: the lexer asks it for nearly every byte.
+const WORD_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte: u8 = 0;
+    loop {
+        table[byte as usize] =
+            byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'$' || byte >= 0x80;
+        if byte == u8::MAX {
+            break table;
+        }
+        byte += 1;
+    }
+};
 
 fn is_word_start(byte: u8) -> bool {
     byte.is_ascii_alphabetic() || byte == b'_' || byte >= 0x80
@@ -84,7 +99,8 @@ impl<'q> Lexer<'q> {
             pos: 0,
             dialect,
             in_version_comment: false,
-            previous: None,
+            previous_kind: None,
+            previous_end: 0,
         }
     }
 
@@ -98,15 +114,14 @@ impl<'q> Lexer<'q> {
 
     fn token(&mut self, kind: TokenKind, start: usize, end: usize) -> Token {
         self.pos = end;
-        let token = Token { kind, start, end };
-        self.previous = Some(token);
-        token
+        self.previous_kind = Some(kind);
+        self.previous_end = end;
+        Token { kind, start, end }
     }
 
     /// Whether the previous token is `kind` and ends right at `at`.
     fn follows(&self, kind: TokenKind, at: usize) -> bool {
-        self.previous
-            .is_some_and(|previous| previous.kind == kind && previous.end == at)
+        self.previous_kind == Some(kind) && self.previous_end == at
     }
 
     fn skip_whitespace(&mut self) {

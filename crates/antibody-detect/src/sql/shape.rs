@@ -1,6 +1,8 @@
 //! Token sequences with a meaning of their own, shared by the fingerprint and the check so
 //! that both agree on what is a value and what is structure.
 
+use std::cell::OnceCell;
+
 use super::keyword;
 use super::token::{Token, TokenKind};
 
@@ -75,8 +77,11 @@ pub(crate) fn ends_sort_clause(sql: &str, tokens: &[Token], index: usize) -> boo
 /// The list each token lies in, found in one forward pass so that judging many occurrences
 /// stays linear: a token lies in a list when every token from the list's opening (`ORDER BY`
 /// or `GROUP BY`, or `IN (`) up to the one before it belongs to the list.
-pub(crate) struct Lists {
-    membership: Vec<List>,
+pub(crate) struct Lists<'t> {
+    sql: &'t str,
+    tokens: &'t [Token],
+    /// Computed on first use: most statements never ask.
+    membership: OnceCell<Vec<List>>,
 }
 
 /// Whether the token at an index belongs to a list being read.
@@ -91,43 +96,54 @@ enum List {
     Values,
 }
 
-impl Lists {
-    pub(crate) fn of(sql: &str, tokens: &[Token]) -> Self {
-        let mut membership = vec![List::None; tokens.len()];
-        let mut i = 0;
-        while i < tokens.len() {
-            let (list, belongs): (List, Membership) = if ends_sort_clause(sql, tokens, i) {
-                (List::Sort, is_sort_element)
-            } else if opens_value_list(sql, tokens, i) {
-                (List::Values, |sql, tokens, j| {
-                    tokens[j].kind == TokenKind::Comma || is_value_part(sql, tokens, j)
-                })
-            } else {
-                i += 1;
-                continue;
-            };
-            let mut j = i + 1;
-            while j < tokens.len() {
-                membership[j] = list;
-                if !belongs(sql, tokens, j) {
-                    break;
-                }
-                j += 1;
-            }
-            i = j.max(i + 1);
+impl<'t> Lists<'t> {
+    pub(crate) fn new(sql: &'t str, tokens: &'t [Token]) -> Self {
+        Lists {
+            sql,
+            tokens,
+            membership: OnceCell::new(),
         }
-        Lists { membership }
+    }
+
+    fn membership(&self) -> &[List] {
+        self.membership.get_or_init(|| {
+            let (sql, tokens) = (self.sql, self.tokens);
+            let mut membership = vec![List::None; tokens.len()];
+            let mut i = 0;
+            while i < tokens.len() {
+                let (list, belongs): (List, Membership) = if ends_sort_clause(sql, tokens, i) {
+                    (List::Sort, is_sort_element)
+                } else if opens_value_list(sql, tokens, i) {
+                    (List::Values, |sql, tokens, j| {
+                        tokens[j].kind == TokenKind::Comma || is_value_part(sql, tokens, j)
+                    })
+                } else {
+                    i += 1;
+                    continue;
+                };
+                let mut j = i + 1;
+                while j < tokens.len() {
+                    membership[j] = list;
+                    if !belongs(sql, tokens, j) {
+                        break;
+                    }
+                    j += 1;
+                }
+                i = j.max(i + 1);
+            }
+            membership
+        })
     }
 
     /// Whether the token at `index` lies in an `ORDER BY` or `GROUP BY` list of plain
     /// columns that starts before it.
     pub(crate) fn in_sort_list(&self, index: usize) -> bool {
-        self.membership[index] == List::Sort
+        self.membership()[index] == List::Sort
     }
 
     /// Whether the token at `index` lies in the value list of `IN (...)`, after its `(`.
     pub(crate) fn in_value_list(&self, index: usize) -> bool {
-        self.membership[index] == List::Values
+        self.membership()[index] == List::Values
     }
 }
 
