@@ -97,7 +97,8 @@ fn each_verbatim_short<B>(
     needle: &[u8],
     visit: &mut impl FnMut(Range<usize>) -> ControlFlow<B>,
 ) -> ControlFlow<B> {
-    let Some(anchor) = (0..needle.len()).min_by_key(|&i| commonness(needle[i])) else {
+    // The rarest of the first few bytes is rare enough, and choosing costs next to nothing.
+    let Some(anchor) = (0..needle.len().min(8)).min_by_key(|&i| commonness(needle[i])) else {
         return ControlFlow::Continue(());
     };
     // The anchor byte can only stand where a whole needle still fits around it.
@@ -111,7 +112,10 @@ fn each_verbatim_short<B>(
             break;
         };
         let start = from + offset;
-        if haystack[start..].starts_with(needle) {
+        let (first, last) = (needle[0], needle[needle.len() - 1]);
+        // The two ends reject most false hits before a full comparison is called.
+        let ends_match = haystack[start] == first && haystack[start + needle.len() - 1] == last;
+        if ends_match && haystack[start..].starts_with(needle) {
             visit(start..start + needle.len())?;
             from = start + needle.len();
         } else {

@@ -171,11 +171,10 @@ impl SqlDetector {
     /// (quotes doubled, or quotes and backslashes behind a backslash), because what matters
     /// is what the database reads. The evidence's span is the occurrence found.
     pub fn check<'a>(&self, sql: &str, inputs: &'a [Input<'a>]) -> Verdict<'a> {
-        if !self.any_input_occurs(sql, inputs) {
+        let Some(first) = self.first_occurring(sql, inputs) else {
             return Verdict::NoInput;
-        }
-        let tokens: Vec<Token> = lex(sql, self.dialect).collect();
-        self.judge(sql, &tokens, inputs)
+        };
+        self.judge(sql, &self.tokens(sql), inputs, first)
     }
 
     /// The fingerprint of `sql`.
@@ -186,16 +185,22 @@ impl SqlDetector {
     /// [`check`](Self::check) and [`fingerprint`](Self::fingerprint) together, lexing
     /// `sql` once.
     pub fn analyze<'a>(&self, sql: &str, inputs: &'a [Input<'a>]) -> Analysis<'a> {
-        let tokens: Vec<Token> = lex(sql, self.dialect).collect();
-        let verdict = if self.any_input_occurs(sql, inputs) {
-            self.judge(sql, &tokens, inputs)
-        } else {
-            Verdict::NoInput
+        let tokens = self.tokens(sql);
+        let verdict = match self.first_occurring(sql, inputs) {
+            Some(first) => self.judge(sql, &tokens, inputs, first),
+            None => Verdict::NoInput,
         };
         Analysis {
             verdict,
             fingerprint: Fingerprint::of_tokens(sql, &tokens),
         }
+    }
+
+    /// `sql`'s tokens, in a vector sized once for a typical statement's density.
+    fn tokens(self, sql: &str) -> Vec<Token> {
+        let mut tokens = Vec::with_capacity(sql.len() / 4 + 8);
+        tokens.extend(lex(sql, self.dialect));
+        tokens
     }
 
     /// The part of `input` to look for in `sql`, when the input is judged at all: its value
@@ -209,20 +214,28 @@ impl SqlDetector {
         (two_or_more && !whole_statement).then_some(value)
     }
 
-    fn any_input_occurs(self, sql: &str, inputs: &[Input<'_>]) -> bool {
-        inputs.iter().any(|input| {
+    /// The index of the first input that occurs in `sql` in any form: judging starts there,
+    /// since the inputs before it were already searched for in vain.
+    fn first_occurring(self, sql: &str, inputs: &[Input<'_>]) -> Option<usize> {
+        inputs.iter().position(|input| {
             self.needle(sql, input).is_some_and(|needle| {
                 occurs(sql, needle) || escape_tail(needle).is_some_and(|tail| occurs(sql, tail))
             })
         })
     }
 
-    fn judge<'a>(self, sql: &str, tokens: &[Token], inputs: &'a [Input<'a>]) -> Verdict<'a> {
+    fn judge<'a>(
+        self,
+        sql: &str,
+        tokens: &[Token],
+        inputs: &'a [Input<'a>],
+        first: usize,
+    ) -> Verdict<'a> {
         let mut ambiguous = None;
         // Only an occurrence that spans several tokens, or one name, asks which list it is
         // in: most occurrences sit inside one literal and never do.
         let lists = Lists::new(sql, tokens);
-        for input in inputs {
+        for input in &inputs[first..] {
             let Some(needle) = self.needle(sql, input) else {
                 continue;
             };
@@ -303,7 +316,9 @@ fn tail_breakout<'a>(
 /// What follows the last quote or backslash of `needle`, when it has two visible characters
 /// or more.
 fn escape_tail(needle: &str) -> Option<&str> {
-    let last_escape = needle.rfind(['\'', '"', '`', '\\'])?;
+    let last_escape = needle
+        .bytes()
+        .rposition(|byte| matches!(byte, b'\'' | b'"' | b'`' | b'\\'))?;
     let tail = &needle[last_escape + 1..];
     let mut visible = tail.trim().chars();
     (visible.next().is_some() && visible.next().is_some()).then_some(tail)
