@@ -262,7 +262,7 @@ impl Agent {
                 Action::Reported,
                 self.config().mode_for(sink),
             );
-            event.call_site = Some((*site.report).clone());
+            event.call_site = Some(site.report());
             self.inner.transport.send(event);
         }
     }
@@ -278,7 +278,7 @@ impl Agent {
             Action::Reported,
             self.config().mode_for(sink),
         );
-        event.call_site = site.map(|site| (*site.report).clone());
+        event.call_site = site.map(CallSite::report);
         event.error = Some(error);
         self.inner.transport.send(event);
     }

@@ -21,30 +21,76 @@ pub(crate) const MAX_FRAMES: usize = 48;
 /// The most distinct stacks remembered; beyond it, new stacks are symbolised every time.
 const MAX_CACHED_STACKS: usize = 4096;
 
-/// A call site: its keys and what reports say about it.
+/// A call site: its keys, and where it is for reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallSite {
     /// Application frames with lines.
     pub strict: SiteKey,
     /// Application frames without lines.
     pub loose: SiteKey,
-    /// For reports.
-    pub report: Arc<CallSiteReport>,
+    origin: Origin,
+}
+
+/// Where a site's report comes from: a `#[track_caller]` location costs nothing until a
+/// report needs its text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Origin {
+    Caller(&'static Location<'static>),
+    Stack(Arc<CallSiteReport>),
 }
 
 /// A stable 64-bit key: an FNV-1a hash of the site's text, the same in every process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SiteKey(pub u64);
 
-impl SiteKey {
-    fn of(parts: &[String]) -> Self {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for part in parts {
-            for &byte in part.as_bytes().iter().chain(&[0xff]) {
-                hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+/// Builds a [`SiteKey`] from text pieces without allocating; each part ends with `0xff`,
+/// which UTF-8 never contains, so parts cannot run together.
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    fn new() -> Self {
+        KeyHasher(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> &mut Self {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self
+    }
+
+    fn end_part(&mut self) -> &mut Self {
+        self.write(&[0xff])
+    }
+
+    /// Writes `number` in decimal.
+    fn write_number(&mut self, number: u32) -> &mut Self {
+        let mut digits = [0u8; 10];
+        let mut start = digits.len();
+        let mut rest = number;
+        loop {
+            start -= 1;
+            digits[start] = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+            rest /= 10;
+            if rest == 0 {
+                break;
             }
         }
-        SiteKey(hash)
+        self.write(&digits[start..])
+    }
+
+    fn key(&self) -> SiteKey {
+        SiteKey(self.0)
+    }
+}
+
+impl SiteKey {
+    fn of(parts: &[String]) -> Self {
+        let mut hasher = KeyHasher::new();
+        for part in parts {
+            hasher.write(part.as_bytes()).end_part();
+        }
+        hasher.key()
     }
 }
 
@@ -55,20 +101,45 @@ impl std::fmt::Display for SiteKey {
 }
 
 impl CallSite {
-    /// The site of a direct call into the agent, named by `#[track_caller]`.
+    /// The site of a direct call into the agent, named by `#[track_caller]`: two short
+    /// hashes, no allocation.
     pub fn from_location(location: &'static Location<'static>) -> Self {
-        let file = location.file().to_owned();
-        let strict = SiteKey::of(&[format!("{file}:{}", location.line())]);
-        let loose = SiteKey::of(std::slice::from_ref(&file));
+        let file = location.file().as_bytes();
+        CallSite {
+            strict: KeyHasher::new()
+                .write(file)
+                .write(b":")
+                .write_number(location.line())
+                .end_part()
+                .key(),
+            loose: KeyHasher::new().write(file).end_part().key(),
+            origin: Origin::Caller(location),
+        }
+    }
+
+    /// A site with keys and a report of its own, for integrations that know their call
+    /// sites some other way (a template name and line, a job's name).
+    pub fn with_keys(strict: SiteKey, loose: SiteKey, report: CallSiteReport) -> Self {
         CallSite {
             strict,
             loose,
-            report: Arc::new(CallSiteReport {
-                file: file.clone(),
-                line: location.line(),
-                function: None,
-                chain: vec![format!("{file}:{}", location.line())],
-            }),
+            origin: Origin::Stack(Arc::new(report)),
+        }
+    }
+
+    /// Where the site is, for a report.
+    pub fn report(&self) -> CallSiteReport {
+        match &self.origin {
+            Origin::Caller(location) => {
+                let place = format!("{}:{}", location.file(), location.line());
+                CallSiteReport {
+                    file: location.file().to_owned(),
+                    line: location.line(),
+                    function: None,
+                    chain: vec![place],
+                }
+            }
+            Origin::Stack(report) => (**report).clone(),
         }
     }
 
@@ -158,12 +229,12 @@ fn symbolise() -> CallSite {
     CallSite {
         strict: SiteKey::of(&strict),
         loose: SiteKey::of(&loose),
-        report: Arc::new(CallSiteReport {
+        origin: Origin::Stack(Arc::new(CallSiteReport {
             file: innermost.map_or_else(|| "<unknown>".to_owned(), |f| f.file.clone()),
             line: innermost.map_or(0, |f| f.line),
             function: innermost.and_then(|f| f.function.clone()),
             chain: strict,
-        }),
+        })),
     }
 }
 
@@ -174,4 +245,30 @@ fn is_application_file(file: &str) -> bool {
         || file.contains("/rustlib/src/");
     let agent = file.contains("crates/antibody/src/") || file.contains("antibody/src/");
     !(dependency || agent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[track_caller]
+    fn a_location_key_is_the_hash_of_its_file_and_line() {
+        let location = Location::caller();
+        let site = CallSite::from_location(location);
+        let place = format!("{}:{}", location.file(), location.line());
+        assert_eq!(site.strict, SiteKey::of(std::slice::from_ref(&place)));
+        assert_eq!(site.loose, SiteKey::of(&[location.file().to_owned()]));
+        assert_eq!(site.report().chain, [place]);
+        for (line, text) in [
+            (0, "0"),
+            (7, "7"),
+            (1_234_567, "1234567"),
+            (u32::MAX, "4294967295"),
+        ] {
+            let mut hasher = KeyHasher::new();
+            hasher.write_number(line);
+            assert_eq!(hasher.key(), KeyHasher::new().write(text.as_bytes()).key());
+        }
+    }
 }

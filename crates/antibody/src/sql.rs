@@ -150,7 +150,7 @@ impl Agent {
             Finding::Anomaly => EventKind::SqlAnomaly,
         };
         let mut event = Event::new(kind, action, mode);
-        event.call_site = Some((*site.report).clone());
+        event.call_site = Some(site.report());
         describe_sql(
             &mut event,
             dialect,

@@ -27,16 +27,16 @@ fn query(name: &str, value: &str) -> RequestInput {
 /// A call site built by hand: `strict` names the line, `loose` the code around it.
 fn site(strict: u64, loose: u64) -> CallSite {
     let line = u32::try_from(strict % 10_000).expect("fits");
-    CallSite {
-        strict: SiteKey(strict),
-        loose: SiteKey(loose),
-        report: Arc::new(CallSiteReport {
+    CallSite::with_keys(
+        SiteKey(strict),
+        SiteKey(loose),
+        CallSiteReport {
             file: "src/shop.rs".into(),
             line,
             function: None,
             chain: vec![format!("src/shop.rs:{line}")],
-        }),
-    }
+        },
+    )
 }
 
 /// Runs `sql` through the SQL sink at `site`, in a request carrying `inputs`.
