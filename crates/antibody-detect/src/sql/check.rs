@@ -82,6 +82,17 @@ pub struct Evidence<'a> {
     pub added: Added,
 }
 
+impl<'a> Evidence<'a> {
+    fn new(input: &'a Input<'a>, covered: &[Token], span: Range<usize>, added: Added) -> Self {
+        Evidence {
+            input,
+            span,
+            tokens: covered.iter().copied().take(EVIDENCE_TOKENS).collect(),
+            added,
+        }
+    }
+}
+
 /// The outcome of [`SqlDetector::check`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict<'a> {
@@ -208,10 +219,8 @@ impl SqlDetector {
     /// and not the whole statement where that is allowed.
     fn needle<'a>(self, sql: &str, input: &Input<'a>) -> Option<&'a str> {
         let value = input.value.trim();
-        let mut chars = value.chars();
-        let two_or_more = chars.next().is_some() && chars.next().is_some();
         let whole_statement = self.allow_whole_query_inputs && value == sql.trim();
-        (two_or_more && !whole_statement).then_some(value)
+        (has_two_characters(value) && !whole_statement).then_some(value)
     }
 
     /// The index of the first input that occurs in `sql` in any form: judging starts there,
@@ -245,16 +254,7 @@ impl SqlDetector {
                 else {
                     return ControlFlow::Continue(());
                 };
-                let evidence = Evidence {
-                    input,
-                    tokens: tokens[covered]
-                        .iter()
-                        .copied()
-                        .take(EVIDENCE_TOKENS)
-                        .collect(),
-                    span,
-                    added: judgement.added,
-                };
+                let evidence = Evidence::new(input, &tokens[covered], span, judgement.added);
                 if judgement.injection {
                     return ControlFlow::Break(evidence);
                 }
@@ -300,16 +300,9 @@ fn tail_breakout<'a>(
         let span = start..start + tail.len();
         let covered = covered_tokens(tokens, &span);
         let judgement = judge_occurrence(sql, tokens, lists, covered.clone(), &span)?;
-        judgement.injection.then(|| Evidence {
-            input,
-            tokens: tokens[covered]
-                .iter()
-                .copied()
-                .take(EVIDENCE_TOKENS)
-                .collect(),
-            span,
-            added: judgement.added,
-        })
+        judgement
+            .injection
+            .then(|| Evidence::new(input, &tokens[covered], span, judgement.added))
     })
 }
 
@@ -320,8 +313,14 @@ fn escape_tail(needle: &str) -> Option<&str> {
         .bytes()
         .rposition(|byte| matches!(byte, b'\'' | b'"' | b'`' | b'\\'))?;
     let tail = &needle[last_escape + 1..];
-    let mut visible = tail.trim().chars();
-    (visible.next().is_some() && visible.next().is_some()).then_some(tail)
+    has_two_characters(tail.trim()).then_some(tail)
+}
+
+/// Whether `text` has two characters or more: a single character is too common to tell an
+/// input from the statement's own text.
+fn has_two_characters(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some() && chars.next().is_some()
 }
 
 /// The indices of the tokens that overlap `span`.
