@@ -82,14 +82,20 @@ fn assert_evidence(sql: &str, evidence: &Evidence<'_>, inputs: &[Input<'_>]) {
 }
 
 /// The ways the detector looks for an input: trimmed, then verbatim, with quotes doubled, or
-/// with a backslash before each quote and backslash.
-fn spellings(value: &str) -> [String; 3] {
+/// with a backslash before each quote and backslash, and the tail after its last quote.
+fn spellings(value: &str) -> Vec<String> {
     let value = value.trim();
-    [
+    let mut spellings = vec![
         value.to_owned(),
         value.replace('\'', "''"),
         backslash_escaped(value),
-    ]
+    ];
+    // What follows the last quote or backslash, found where a literal ends: the input escaped
+    // in a way of the application's own.
+    if let Some(last) = value.rfind(['\'', '"', '`', '\\']) {
+        spellings.push(value[last + 1..].to_owned());
+    }
+    spellings
 }
 
 /// `value` with a backslash before each `'`, `"` and `\`, as MySQL's own escaping writes it.
