@@ -10,7 +10,7 @@ use serde::Deserialize;
 use sqlx::Row;
 
 use crate::pages::{self, Product};
-use crate::shop::{Failure, Shop};
+use crate::shop::{Failure, Ran, Shop};
 
 pub(crate) fn routes() -> Router<Arc<Shop>> {
     Router::new()
@@ -144,7 +144,8 @@ async fn sorted(State(shop): State<Arc<Shop>>, Query(query): Query<Order>) -> Pa
     let products = shop
         .with_rusqlite("/products/sorted", sql, |connection, sql| {
             let mut statement = connection.prepare(sql)?;
-            read_products(&mut statement)
+            let products = read_products(&mut statement)?;
+            Ok(Ran::of(&statement, products))
         })
         .await?;
     Ok(Html(pages::layout("Products", &pages::products(&products))))
@@ -187,7 +188,8 @@ async fn safe_sorted(State(shop): State<Arc<Shop>>, Query(query): Query<Order>) 
     let products = shop
         .with_rusqlite("/safe/products/sorted", sql, |connection, sql| {
             let mut statement = connection.prepare(sql)?;
-            read_products(&mut statement)
+            let products = read_products(&mut statement)?;
+            Ok(Ran::of(&statement, products))
         })
         .await?;
     Ok(Html(pages::layout("Products", &pages::products(&products))))

@@ -119,8 +119,9 @@ impl Shop {
         );
         result.map_err(|error| Failure::Database(error.to_string()))
     }
+
     /// Runs `work` with the rusqlite connection on the blocking pool (carrying the request
-    /// context there), recording `sql` in the trace unless the agent refused it.
+    /// context there), recording what it ran in the trace unless the agent refused it.
     pub(crate) async fn with_rusqlite<T, F>(
         &self,
         endpoint: &'static str,
@@ -129,7 +130,7 @@ impl Shop {
     ) -> Result<T, Failure>
     where
         T: Send + 'static,
-        F: FnOnce(&guarded_rusqlite::Connection, &str) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&guarded_rusqlite::Connection, &str) -> rusqlite::Result<Ran<T>> + Send + 'static,
     {
         let connection = Arc::clone(&self.connection);
         let trace = self.trace.clone();
@@ -137,20 +138,36 @@ impl Shop {
             let connection = connection
                 .lock()
                 .map_err(|_| Failure::Database("connection lock poisoned".into()))?;
-            let result = work(&connection, &sql);
-            if let Err(error) = &result {
-                if guarded_rusqlite::blocked(error).is_some() {
-                    return Err(Failure::Blocked);
+            match work(&connection, &sql) {
+                Ok(ran) => {
+                    trace.sql(endpoint, ran.statement.as_deref().unwrap_or(&sql), Ok(()));
+                    Ok(ran.value)
+                }
+                Err(error) if guarded_rusqlite::blocked(&error).is_some() => Err(Failure::Blocked),
+                Err(error) => {
+                    trace.sql(endpoint, &sql, Err(error.to_string()));
+                    Err(Failure::Database(error.to_string()))
                 }
             }
-            trace.sql(
-                endpoint,
-                &sql,
-                result.as_ref().map(|_| ()).map_err(ToString::to_string),
-            );
-            result.map_err(|error| Failure::Database(error.to_string()))
         })
         .await
         .map_err(|error| Failure::Database(error.to_string()))?
+    }
+}
+
+/// What a rusqlite statement returned, and the text SQLite actually ran: `prepare` runs the
+/// first statement of a text and ignores the rest, and the trace must say so.
+pub(crate) struct Ran<T> {
+    value: T,
+    statement: Option<String>,
+}
+
+impl<T> Ran<T> {
+    /// `value`, read from `statement`.
+    pub(crate) fn of(statement: &rusqlite::Statement<'_>, value: T) -> Self {
+        Ran {
+            value,
+            statement: statement.expanded_sql(),
+        }
     }
 }

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::pages;
-use crate::shop::{Failure, Shop};
+use crate::shop::{Failure, Ran, Shop};
 
 pub(crate) fn routes() -> Router<Arc<Shop>> {
     Router::new()
@@ -48,8 +48,8 @@ async fn login(
     let found: Found = shop
         .with_rusqlite("/login", sql, |connection, sql| {
             let mut statement = connection.prepare(sql)?;
-            let mut rows = statement.query_map([], read_user)?;
-            rows.next().transpose()
+            let found = statement.query_map([], read_user)?.next().transpose()?;
+            Ok(Ran::of(&statement, found))
         })
         .await?;
     welcome(&shop, found).await
@@ -63,9 +63,11 @@ async fn safe_login(
     let found: Found = shop
         .with_rusqlite("/safe/login", sql, move |connection, sql| {
             let mut statement = connection.prepare(sql)?;
-            let mut rows =
-                statement.query_map([&credentials.username, &credentials.password], read_user)?;
-            rows.next().transpose()
+            let found = statement
+                .query_map([&credentials.username, &credentials.password], read_user)?
+                .next()
+                .transpose()?;
+            Ok(Ran::of(&statement, found))
         })
         .await?;
     welcome(&shop, found).await
