@@ -205,10 +205,12 @@ fn symbolise() -> CallSite {
             let (Some(file), Some(line)) = (symbol.filename(), symbol.lineno()) else {
                 return;
             };
-            let file = file.to_string_lossy().into_owned();
-            if is_application_file(&file) {
+            if is_application_file(&file.to_string_lossy()) {
+                // Relative to the working folder where possible, as `#[track_caller]` names
+                // files.
+                let file = file.strip_prefix(working_folder()).unwrap_or(file);
                 frames.push(Frame {
-                    file,
+                    file: file.to_string_lossy().into_owned(),
                     line,
                     function: symbol.name().map(|name| format!("{name:#}")),
                 });
@@ -236,6 +238,12 @@ fn symbolise() -> CallSite {
             chain: strict,
         })),
     }
+}
+
+/// The process's working folder, read once.
+fn working_folder() -> &'static std::path::Path {
+    static FOLDER: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    FOLDER.get_or_init(|| std::env::current_dir().unwrap_or_default())
 }
 
 fn is_application_file(file: &str) -> bool {

@@ -119,7 +119,10 @@ impl Agent {
             return Ok(());
         }
         let analysis = detector.analyze(checked, &inputs);
-        let learnable = !analysis.verdict.is_injection()
+        // Only structures no request input shaped are learned: an injection never, and a lone
+        // name an input supplied neither, or an attacker present while the site learns could
+        // teach it `id = id`.
+        let learnable = matches!(analysis.verdict, Verdict::NoInput | Verdict::Data)
             && !context.is_some_and(RequestContext::attack_reported);
         let observation =
             self.inner

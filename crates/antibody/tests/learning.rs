@@ -238,6 +238,27 @@ fn an_input_that_supplies_a_new_structure_as_a_lone_name_is_an_attack() {
 }
 
 #[test]
+fn a_lone_name_an_input_supplied_while_the_site_learned_is_never_learned() {
+    let test = Test::learning_three_calls(Mode::Protect, false);
+    let agent = &test.agent;
+    let lookup = |id: &str| {
+        check(
+            agent,
+            vec![query("id", id)],
+            &format!("SELECT * FROM products WHERE id = {id}"),
+        )
+    };
+    // An attacker present while the site learns tries to teach it `id = id`.
+    lookup("id").expect("learning");
+    for id in ["17", "23"] {
+        lookup(id).expect("learning");
+    }
+    lookup("42").expect("a number where a number stood");
+    let blocked = lookup("id").expect_err("`id = id` was never learned");
+    assert_eq!(blocked.kind, EventKind::SqlInjection);
+}
+
+#[test]
 fn an_injection_seen_while_learning_is_reported_and_never_learned() {
     let test = Test::learning_three_calls(Mode::Monitor, false);
     let agent = &test.agent;
