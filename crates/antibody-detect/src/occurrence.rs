@@ -170,20 +170,48 @@ const COMMONNESS: [u8; 256] = {
     table
 };
 
+/// What to look for: an input's text, and where its last quote or backslash is, found once
+/// since every search of it asks.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Needle<'a> {
+    text: &'a str,
+    /// The last `'`, `"`, `\` or backtick.
+    last_escape: Option<usize>,
+}
+
+impl<'a> Needle<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        let last_escape = text
+            .bytes()
+            .rposition(|byte| matches!(byte, b'\'' | b'"' | b'`' | b'\\'));
+        Needle { text, last_escape }
+    }
+
+    /// What follows the last quote or backslash, if there is one.
+    pub(crate) fn tail(&self) -> Option<&'a str> {
+        self.last_escape.map(|at| &self.text[at + 1..])
+    }
+
+    /// Whether an escaping would rewrite the needle; most inputs hold nothing it would.
+    fn escapable(&self) -> bool {
+        self.last_escape.is_some()
+            && memchr::memchr3(b'\'', b'"', b'\\', self.text.as_bytes()).is_some()
+    }
+}
+
 /// Calls `visit` with each span of `haystack` where `needle` occurs, verbatim first, then
 /// in each escaped form that differs from it; stops when `visit` breaks.
 pub(crate) fn each_occurrence<B>(
     haystack: &str,
-    needle: &str,
+    needle: Needle<'_>,
     mut visit: impl FnMut(Range<usize>) -> ControlFlow<B>,
 ) -> ControlFlow<B> {
-    let (haystack, needle) = (haystack.as_bytes(), needle.as_bytes());
-    Escaping::Verbatim.each(haystack, needle, &mut visit)?;
-    // Most inputs hold nothing an escaping rewrites: one scan settles it.
-    if memchr::memchr3(b'\'', b'"', b'\\', needle).is_some() {
+    let (haystack, text) = (haystack.as_bytes(), needle.text.as_bytes());
+    Escaping::Verbatim.each(haystack, text, &mut visit)?;
+    if needle.escapable() {
         for escaping in [Escaping::DoubledQuotes, Escaping::Backslashes] {
-            if escaping.changes(needle) {
-                escaping.each(haystack, needle, &mut visit)?;
+            if escaping.changes(text) {
+                escaping.each(haystack, text, &mut visit)?;
             }
         }
     }
@@ -191,7 +219,7 @@ pub(crate) fn each_occurrence<B>(
 }
 
 /// Whether `needle` occurs in `haystack`, verbatim or escaped.
-pub(crate) fn occurs(haystack: &str, needle: &str) -> bool {
+pub(crate) fn occurs(haystack: &str, needle: Needle<'_>) -> bool {
     each_occurrence(haystack, needle, |_| ControlFlow::Break(())).is_break()
 }
 
@@ -201,7 +229,7 @@ mod tests {
 
     fn spans<'h>(haystack: &'h str, needle: &str) -> Vec<&'h str> {
         let mut found = Vec::new();
-        let _ = each_occurrence::<()>(haystack, needle, |span| {
+        let _ = each_occurrence::<()>(haystack, Needle::new(needle), |span| {
             found.push(&haystack[span]);
             ControlFlow::Continue(())
         });
@@ -236,8 +264,8 @@ mod tests {
     fn an_input_without_escapable_bytes_is_searched_once() {
         assert!(!Escaping::DoubledQuotes.changes(b"books"));
         assert!(!Escaping::Backslashes.changes(b"books"));
-        assert!(occurs("category = 'books'", "books"));
-        assert!(!occurs("category = 'books'", "kitchen"));
+        assert!(occurs("category = 'books'", Needle::new("books")));
+        assert!(!occurs("category = 'books'", Needle::new("kitchen")));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::lexer::lex;
 use super::shape::{Lists, is_sign, is_sort_element, is_value_part};
 use super::token::{Token, TokenKind};
 use crate::input::Input;
-use crate::occurrence::{each_occurrence, occurs};
+use crate::occurrence::{Needle, each_occurrence, occurs};
 
 /// The most tokens an [`Evidence`] keeps; an occurrence spanning more is still judged on all.
 const EVIDENCE_TOKENS: usize = 32;
@@ -217,10 +217,10 @@ impl SqlDetector {
     /// The part of `input` to look for in `sql`, when the input is judged at all: its value
     /// without surrounding whitespace (applications often trim), two characters or more,
     /// and not the whole statement where that is allowed.
-    fn needle<'a>(self, sql: &str, input: &Input<'a>) -> Option<&'a str> {
+    fn needle<'a>(self, sql: &str, input: &Input<'a>) -> Option<Needle<'a>> {
         let value = input.value.trim();
         let whole_statement = self.allow_whole_query_inputs && value == sql.trim();
-        (has_two_characters(value) && !whole_statement).then_some(value)
+        (has_two_characters(value) && !whole_statement).then(|| Needle::new(value))
     }
 
     /// The index of the first input that occurs in `sql` in any form: judging starts there,
@@ -228,7 +228,8 @@ impl SqlDetector {
     fn first_occurring(self, sql: &str, inputs: &[Input<'_>]) -> Option<usize> {
         inputs.iter().position(|input| {
             self.needle(sql, input).is_some_and(|needle| {
-                occurs(sql, needle) || escape_tail(needle).is_some_and(|tail| occurs(sql, tail))
+                occurs(sql, needle)
+                    || escape_tail(needle).is_some_and(|tail| occurs(sql, Needle::new(tail)))
             })
         })
     }
@@ -282,7 +283,7 @@ fn tail_breakout<'a>(
     tokens: &[Token],
     lists: &Lists<'_>,
     input: &'a Input<'a>,
-    needle: &str,
+    needle: Needle<'_>,
 ) -> Option<Evidence<'a>> {
     let tail = escape_tail(needle)?;
     memchr::memmem::find_iter(sql.as_bytes(), tail.as_bytes()).find_map(|start| {
@@ -308,12 +309,8 @@ fn tail_breakout<'a>(
 
 /// What follows the last quote or backslash of `needle`, when it has two visible characters
 /// or more.
-fn escape_tail(needle: &str) -> Option<&str> {
-    let last_escape = needle
-        .bytes()
-        .rposition(|byte| matches!(byte, b'\'' | b'"' | b'`' | b'\\'))?;
-    let tail = &needle[last_escape + 1..];
-    has_two_characters(tail.trim()).then_some(tail)
+fn escape_tail(needle: Needle<'_>) -> Option<&str> {
+    needle.tail().filter(|tail| has_two_characters(tail.trim()))
 }
 
 /// Whether `text` has two characters or more: a single character is too common to tell an
