@@ -105,21 +105,19 @@ fn each_verbatim_short<B>(
     let Some(last_anchor) = (haystack.len() + anchor).checked_sub(needle.len()) else {
         return ControlFlow::Continue(());
     };
+    let (first, last) = (needle[0], needle[needle.len() - 1]);
+    // Where the next occurrence may start: occurrences do not overlap.
     let mut from = 0;
-    while from + anchor <= last_anchor {
-        let Some(offset) = memchr::memchr(needle[anchor], &haystack[from + anchor..=last_anchor])
-        else {
-            break;
-        };
-        let start = from + offset;
-        let (first, last) = (needle[0], needle[needle.len() - 1]);
+    for hit in memchr::memchr_iter(needle[anchor], &haystack[anchor..=last_anchor]) {
+        let start = hit;
+        if start < from {
+            continue;
+        }
         // The two ends reject most false hits before a full comparison is called.
         let ends_match = haystack[start] == first && haystack[start + needle.len() - 1] == last;
         if ends_match && haystack[start..].starts_with(needle) {
             visit(start..start + needle.len())?;
             from = start + needle.len();
-        } else {
-            from = start + 1;
         }
     }
     ControlFlow::Continue(())
@@ -170,6 +168,16 @@ const COMMONNESS: [u8; 256] = {
     table
 };
 
+/// The bytes that quote or escape: `'`, `"`, `\` and the backtick.
+const ESCAPES: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'\'' as usize] = true;
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[b'`' as usize] = true;
+    table
+};
+
 /// What to look for: an input's text, and where its last quote or backslash is, found once
 /// since every search of it asks.
 #[derive(Clone, Copy, Debug)]
@@ -181,9 +189,13 @@ pub(crate) struct Needle<'a> {
 
 impl<'a> Needle<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
-        let last_escape = text
-            .bytes()
-            .rposition(|byte| matches!(byte, b'\'' | b'"' | b'`' | b'\\'));
+        // Most inputs hold none of these bytes: one vectorised test of the whole text says
+        // so before the byte-wise search for the last one.
+        let last_escape = if text.bytes().any(|byte| ESCAPES[usize::from(byte)]) {
+            text.bytes().rposition(|byte| ESCAPES[usize::from(byte)])
+        } else {
+            None
+        };
         Needle { text, last_escape }
     }
 

@@ -218,7 +218,7 @@ impl SqlDetector {
     /// without surrounding whitespace (applications often trim), two characters or more,
     /// and not the whole statement where that is allowed.
     fn needle<'a>(self, sql: &str, input: &Input<'a>) -> Option<Needle<'a>> {
-        let value = input.value.trim();
+        let value = trimmed(input.value);
         let whole_statement = self.allow_whole_query_inputs && value == sql.trim();
         (has_two_characters(value) && !whole_statement).then(|| Needle::new(value))
     }
@@ -311,6 +311,17 @@ fn tail_breakout<'a>(
 /// or more.
 fn escape_tail(needle: Needle<'_>) -> Option<&str> {
     needle.tail().filter(|tail| has_two_characters(tail.trim()))
+}
+
+/// `value` without surrounding whitespace; most values have none, and two byte tests say
+/// so without decoding characters.
+fn trimmed(value: &str) -> &str {
+    let bytes = value.as_bytes();
+    let plain = |byte: u8| byte.is_ascii() && !byte.is_ascii_whitespace();
+    match (bytes.first(), bytes.last()) {
+        (Some(&first), Some(&last)) if plain(first) && plain(last) => value,
+        _ => value.trim(),
+    }
 }
 
 /// Whether `text` has two characters or more: a single character is too common to tell an
