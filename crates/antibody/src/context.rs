@@ -42,6 +42,8 @@ pub struct RequestContext {
     /// Inputs of a form or JSON body larger than the capture cap, read as the handler
     /// consumed it; set once, when the body ends.
     body_inputs: OnceLock<Vec<RequestInput>>,
+    // Read by the HTTP layer, when it is built.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     wants_json: bool,
     blocked: Mutex<Option<EventId>>,
     attack_reported: Mutex<bool>,
@@ -69,6 +71,7 @@ impl RequestContext {
         }
     }
 
+    #[cfg(feature = "axum")]
     pub(crate) fn with_json_answers(mut self, wants_json: bool) -> Self {
         self.wants_json = wants_json;
         self
@@ -105,6 +108,7 @@ impl RequestContext {
 
     /// Adds the inputs of a large body, read as the handler consumed it; they replace any
     /// body inputs taken from the part read before the handler ran.
+    #[cfg(feature = "axum")]
     pub(crate) fn add_body_inputs(&self, inputs: Vec<RequestInput>) {
         let _ = self.body_inputs.set(inputs);
     }
@@ -126,6 +130,7 @@ impl RequestContext {
         self.route.as_deref()
     }
 
+    #[cfg(feature = "axum")]
     pub(crate) fn wants_json(&self) -> bool {
         self.wants_json
     }
