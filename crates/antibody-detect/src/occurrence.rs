@@ -97,14 +97,15 @@ fn each_verbatim_short<B>(
     needle: &[u8],
     visit: &mut impl FnMut(Range<usize>) -> ControlFlow<B>,
 ) -> ControlFlow<B> {
+    if needle.is_empty() || needle.len() > haystack.len() {
+        return ControlFlow::Continue(());
+    }
     // The rarest of the first few bytes is rare enough, and choosing costs next to nothing.
-    let Some(anchor) = (0..needle.len().min(8)).min_by_key(|&i| commonness(needle[i])) else {
-        return ControlFlow::Continue(());
-    };
+    let anchor = (0..needle.len().min(8))
+        .min_by_key(|&i| commonness(needle[i]))
+        .unwrap_or(0);
     // The anchor byte can only stand where a whole needle still fits around it.
-    let Some(last_anchor) = (haystack.len() + anchor).checked_sub(needle.len()) else {
-        return ControlFlow::Continue(());
-    };
+    let last_anchor = haystack.len() - needle.len() + anchor;
     let (first, last) = (needle[0], needle[needle.len() - 1]);
     // Where the next occurrence may start: occurrences do not overlap.
     let mut from = 0;
@@ -270,6 +271,9 @@ mod tests {
         assert_eq!(spans("zq", "zq"), ["zq"]);
         let long = "x".repeat(5000) + "needle";
         assert_eq!(spans(&long, "needle"), ["needle"]);
+        // A needle longer than the haystack, anchored past its end, is simply absent.
+        assert!(spans("abcd", "xyzzy").is_empty());
+        assert!(spans("", "ab").is_empty());
     }
 
     #[test]

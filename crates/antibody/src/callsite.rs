@@ -205,12 +205,10 @@ fn symbolise() -> CallSite {
             let (Some(file), Some(line)) = (symbol.filename(), symbol.lineno()) else {
                 return;
             };
-            if is_application_file(&file.to_string_lossy()) {
-                // Relative to the working folder where possible, as `#[track_caller]` names
-                // files.
-                let file = file.strip_prefix(working_folder()).unwrap_or(file);
+            let file = file.to_string_lossy();
+            if is_application_file(&file) {
                 frames.push(Frame {
-                    file: file.to_string_lossy().into_owned(),
+                    file: file.into_owned(),
                     line,
                     function: symbol.name().map(|name| format!("{name:#}")),
                 });
@@ -240,19 +238,17 @@ fn symbolise() -> CallSite {
     }
 }
 
-/// The process's working folder, read once.
-fn working_folder() -> &'static std::path::Path {
-    static FOLDER: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    FOLDER.get_or_init(|| std::env::current_dir().unwrap_or_default())
-}
-
+/// Whether `file` is the application's: neither the standard library, a dependency from a
+/// registry, the C library (whose debug paths are relative, `./nptl/...`), the system, nor
+/// this agent.
 fn is_application_file(file: &str) -> bool {
     let dependency = file.contains("/.cargo/registry/")
         || file.contains("/.cargo/git/")
         || file.starts_with("/rustc/")
         || file.contains("/rustlib/src/");
+    let system = file.starts_with("./") || file.starts_with("/usr/") || file.starts_with("/build/");
     let agent = file.contains("crates/antibody/src/") || file.contains("antibody/src/");
-    !(dependency || agent)
+    !(dependency || system || agent)
 }
 
 #[cfg(test)]
@@ -277,6 +273,25 @@ mod tests {
             let mut hasher = KeyHasher::new();
             hasher.write_number(line);
             assert_eq!(hasher.key(), KeyHasher::new().write(text.as_bytes()).key());
+        }
+    }
+
+    #[test]
+    fn only_the_applications_own_files_are_call_sites() {
+        for file in [
+            "/srv/shop/src/orders.rs",
+            "examples/vulnshop/src/catalog.rs",
+        ] {
+            assert!(is_application_file(file), "{file}");
+        }
+        for file in [
+            "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/sqlx-core-0.8.6/src/executor.rs",
+            "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/core/src/ops/function.rs",
+            "./nptl/pthread_create.c",
+            "/usr/include/x86_64-linux-gnu/bits/stdio2.h",
+            "/work/main/crates/antibody/src/sql.rs",
+        ] {
+            assert!(!is_application_file(file), "{file}");
         }
     }
 }

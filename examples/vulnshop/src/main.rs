@@ -69,6 +69,7 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(options).await {
         Ok(()) => ExitCode::SUCCESS,

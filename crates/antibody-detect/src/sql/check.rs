@@ -104,7 +104,8 @@ pub enum Verdict<'a> {
     Data,
     /// An input is one whole name, keyword or operator on its own. That adds no structure
     /// beyond itself, but it explains a structure the call site has never seen: learning
-    /// decides. (An input found inside a longer name is a coincidence, and data.)
+    /// decides. (An input found inside a longer name, or that also stands as data elsewhere
+    /// in the statement, is there by coincidence: data.)
     Ambiguous(Evidence<'a>),
     /// An input adds SQL structure.
     Injection(Evidence<'a>),
@@ -249,17 +250,21 @@ impl SqlDetector {
             let Some(needle) = self.needle(sql, input) else {
                 continue;
             };
+            // An input that also stands as data somewhere put its lone-name occurrences there
+            // by coincidence (`name` in the select list and in `ORDER BY name`).
+            let (mut as_data, mut as_name) = (false, None);
             let injection = each_occurrence(sql, needle, |span| {
                 let covered = covered_tokens(tokens, &span);
                 let Some(judgement) = judge_occurrence(sql, tokens, &lists, covered.clone(), &span)
                 else {
+                    as_data = true;
                     return ControlFlow::Continue(());
                 };
                 let evidence = Evidence::new(input, &tokens[covered], span, judgement.added);
                 if judgement.injection {
                     return ControlFlow::Break(evidence);
                 }
-                ambiguous.get_or_insert(evidence);
+                as_name.get_or_insert(evidence);
                 ControlFlow::Continue(())
             });
             if let ControlFlow::Break(evidence) = injection {
@@ -267,6 +272,9 @@ impl SqlDetector {
             }
             if let Some(evidence) = tail_breakout(sql, tokens, &lists, input, needle) {
                 return Verdict::Injection(evidence);
+            }
+            if !as_data && ambiguous.is_none() {
+                ambiguous = as_name;
             }
         }
         ambiguous.map_or(Verdict::Data, Verdict::Ambiguous)
