@@ -563,3 +563,21 @@ fn escaping_the_search_does_not_know_is_seen_through_by_what_follows_the_last_qu
         Allowed
     );
 }
+
+#[test]
+fn inputs_are_trimmed_of_every_whitespace_str_trim_knows() {
+    // The vertical tab is whitespace to `str::trim`, though not to `u8::is_ascii_whitespace`.
+    let inputs = [Input::new(Source::Query, "q", "\u{b}\u{b}\u{b}")];
+    let sql = "SELECT * FROM t WHERE a = 1 \u{b}\u{b}\u{b}";
+    assert_eq!(
+        SqlDetector::new(Dialect::Sqlite).check(sql, &inputs),
+        Verdict::NoInput
+    );
+    let padded = [Input::new(Source::Query, "q", "\u{b}' OR 1=1 --\u{b}")];
+    let attacked = "SELECT * FROM t WHERE a = '' OR 1=1 --'";
+    assert!(
+        SqlDetector::new(Dialect::Sqlite)
+            .check(attacked, &padded)
+            .is_injection()
+    );
+}

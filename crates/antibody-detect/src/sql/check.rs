@@ -325,7 +325,9 @@ fn escape_tail(needle: Needle<'_>) -> Option<&str> {
 /// so without decoding characters.
 fn trimmed(value: &str) -> &str {
     let bytes = value.as_bytes();
-    let plain = |byte: u8| byte.is_ascii() && !byte.is_ascii_whitespace();
+    // `char::is_whitespace`, as `str::trim` uses it: unlike `u8::is_ascii_whitespace`, it
+    // counts the vertical tab.
+    let plain = |byte: u8| byte.is_ascii() && !char::from(byte).is_whitespace();
     match (bytes.first(), bytes.last()) {
         (Some(&first), Some(&last)) if plain(first) && plain(last) => value,
         _ => value.trim(),
