@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use crate::event::CallSiteReport;
 
 /// The most frames a stack walk looks at.
-pub(crate) const MAX_FRAMES: usize = 48;
+pub(crate) const MAX_FRAMES: usize = 24;
 
 /// The most distinct stacks remembered; beyond it, new stacks are symbolised every time.
 const MAX_CACHED_STACKS: usize = 4096;
