@@ -1,0 +1,117 @@
+"""Throughput, latency and memory of vulnshop on a database endpoint with the agent off,
+monitoring, protecting, and off behind the WAF, measured with wrk."""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from .client import USER_AGENT
+from .runner import warm_up
+from .shop import Vulnshop, Waf
+
+SETUPS = ("off", "monitor", "protect", "waf")
+TARGET = "/product?id=1"
+CONNECTIONS = 8
+SHOP_CPU = 0
+WRK_CPU = 1
+
+
+def wrk_command(port: int, seconds: int) -> list[str]:
+    return ["taskset", "-c", str(WRK_CPU), "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s",
+            "--latency", "-H", "Host: localhost", "-H", f"User-Agent: {USER_AGENT}",
+            f"http://127.0.0.1:{port}{TARGET}"]
+
+
+def _duration_ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def parse_wrk(output: str) -> dict:
+    """Requests per second, p50 and p99 latency (ms), and non-2xx answers."""
+    rps = float(re.search(r"Requests/sec:\s*([\d.]+)", output).group(1))
+    p50 = _duration_ms(re.search(r"^\s*50%\s+(\S+)", output, re.M).group(1))
+    p99 = _duration_ms(re.search(r"^\s*99%\s+(\S+)", output, re.M).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", output)
+    errors = re.search(r"Socket errors:.*", output)
+    return {"rps": rps, "p50": p50, "p99": p99, "non2xx": int(bad.group(1)) if bad else 0,
+            "socket_errors": errors.group(0) if errors else ""}
+
+
+def _peak_kib(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def measure(binary: Path, work: Path, waf_script: Path, runs: int, seconds: int) -> dict:
+    """Alternated wrk runs (the order rotates each round); medians per setup."""
+    shops = {
+        "off": Vulnshop(binary, work, "bench-off", {"ANTIBODY_MODE": "off"}, cpu=SHOP_CPU),
+        "monitor": Vulnshop(binary, work, "bench-monitor", {"ANTIBODY_MODE": "monitor"},
+                            cpu=SHOP_CPU),
+        "protect": Vulnshop(binary, work, "bench-protect", {"ANTIBODY_MODE": "protect"},
+                            cpu=SHOP_CPU),
+        "waf": Vulnshop(binary, work, "bench-waf", {"ANTIBODY_MODE": "off"}, cpu=SHOP_CPU),
+    }
+    waf = None
+    samples: dict[str, list[dict]] = {name: [] for name in SETUPS}
+    ports = {}
+    try:
+        for name, shop in shops.items():
+            shop.start()
+            ports[name] = shop.port
+            if name in ("monitor", "protect"):
+                # The agent learns its call sites first, as it would in production.
+                warm_up(shop.client)
+            shop.client.close()
+        waf = Waf(waf_script, work / "bench", shops["waf"].port, cpu=SHOP_CPU)
+        waf.start()
+        ports["waf"] = waf.port
+        for name in SETUPS:
+            subprocess.run(wrk_command(ports[name], 1), check=True, capture_output=True)
+        load_before = os.getloadavg()
+        for round_number in range(runs):
+            order = SETUPS[round_number % len(SETUPS):] + SETUPS[:round_number % len(SETUPS)]
+            for name in order:
+                done = subprocess.run(wrk_command(ports[name], seconds), check=True,
+                                      capture_output=True, text=True)
+                result = parse_wrk(done.stdout)
+                samples[name].append(result)
+                print(f"  overhead {name} run {round_number + 1}: {result['rps']:.0f} req/s",
+                      file=sys.stderr, flush=True)
+        load_after = os.getloadavg()
+        peaks = {name: shop.peak_rss_kib() for name, shop in shops.items()}
+        nginx_peak = max((_peak_kib(pid) or 0 for pid in waf.nginx_pids()[1:]), default=0)
+    finally:
+        if waf is not None:
+            waf.stop()
+        for shop in shops.values():
+            shop.stop()
+    summary = {}
+    for name in SETUPS:
+        runs_of = samples[name]
+        summary[name] = {
+            "rps": statistics.median(r["rps"] for r in runs_of),
+            "p50": statistics.median(r["p50"] for r in runs_of),
+            "p99": statistics.median(r["p99"] for r in runs_of),
+            "non2xx": sum(r["non2xx"] for r in runs_of),
+            "runs": [r["rps"] for r in runs_of],
+            "peak_rss_kib": peaks[name],
+        }
+    summary["nginx_worker_peak_rss_kib"] = nginx_peak
+    # Others may share the machine: the load average says how quiet it was.
+    summary["load"] = {"before": load_before[0], "after": load_after[0]}
+    summary["command"] = " ".join(
+        part if " " not in part else f"'{part}'" for part in wrk_command(0, seconds)
+    ).replace("127.0.0.1:0", "127.0.0.1:PORT")
+    return summary
