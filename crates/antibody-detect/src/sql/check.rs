@@ -189,6 +189,12 @@ impl SqlDetector {
         self.judge(sql, &self.tokens(sql), inputs, first)
     }
 
+    /// Whether any input [`check`](Self::check) would judge occurs in `sql`, in any form it
+    /// looks for. Never lexes: when this is false, `check` is [`Verdict::NoInput`].
+    pub fn any_input_occurs(&self, sql: &str, inputs: &[Input<'_>]) -> bool {
+        self.first_occurring(sql, inputs).is_some()
+    }
+
     /// The fingerprint of `sql`.
     pub fn fingerprint(&self, sql: &str) -> Fingerprint {
         Fingerprint::of(sql, self.dialect)
