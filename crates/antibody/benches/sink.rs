@@ -32,7 +32,7 @@ fn context() -> Arc<RequestContext> {
     Arc::new(RequestContext::new(
         "GET",
         "/products",
-        Some("/products".to_owned()),
+        Some("/products"),
         None,
         vec![
             input(Source::Query, "category", "garden tools"),

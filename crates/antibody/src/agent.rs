@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::callsite::{CallSite, SiteKey, StackCache};
+use crate::callsite::{CallSite, SiteKey, SiteMemo, StackCache};
 use crate::config::{self, Config, ConfigError, Mode, Origin, Settings, SinkKind};
 use crate::event::{Action, Event, EventKind};
 use crate::learning::Learning;
-use crate::sql::BenignCache;
 use crate::transport::Transport;
 
 /// How many events may wait for delivery before new ones are dropped and counted.
@@ -32,7 +31,7 @@ pub(crate) struct Inner {
     pub(crate) learning: Learning,
     pub(crate) stacks: StackCache,
     pub(crate) counters: Counters,
-    pub(crate) benign: BenignCache,
+    pub(crate) sites: SiteMemo,
     unattributed_sites: Mutex<HashSet<SiteKey>>,
 }
 
@@ -51,6 +50,7 @@ pub(crate) struct Counters {
     pub(crate) reported: AtomicU64,
     pub(crate) unattributed: AtomicU64,
     pub(crate) agent_errors: AtomicU64,
+    pub(crate) stack_walks: AtomicU64,
 }
 
 /// A snapshot of the agent's counters.
@@ -68,6 +68,9 @@ pub struct Stats {
     pub agent_errors: u64,
     /// Events dropped because the queue was full, not yet reported.
     pub events_dropped: u64,
+    /// Call sites found by walking the stack: once per statement shape and route, and once
+    /// per injection.
+    pub stack_walks: u64,
 }
 
 /// Builds an [`Agent`]. Settings made here are overridden by the TOML file named by
@@ -187,7 +190,7 @@ impl Agent {
                 learning,
                 stacks: StackCache::default(),
                 counters: Counters::default(),
-                benign: BenignCache::default(),
+                sites: SiteMemo::default(),
                 unattributed_sites: Mutex::new(HashSet::new()),
             }),
         })
@@ -208,6 +211,7 @@ impl Agent {
             unattributed: counters.unattributed.load(Ordering::Relaxed),
             agent_errors: counters.agent_errors.load(Ordering::Relaxed),
             events_dropped: self.inner.transport.dropped(),
+            stack_walks: counters.stack_walks.load(Ordering::Relaxed),
         }
     }
 
@@ -233,6 +237,10 @@ impl Agent {
 
     /// The call site found by walking the stack (for sinks reached through a library).
     pub fn stack_site(&self) -> CallSite {
+        self.inner
+            .counters
+            .stack_walks
+            .fetch_add(1, Ordering::Relaxed);
         CallSite::from_stack(&self.inner.stacks)
     }
 
@@ -245,12 +253,16 @@ impl Agent {
         self.inner.transport.send(event);
     }
 
-    /// Counts a sink call made outside any request, and reports its site the first time.
-    pub(crate) fn note_unattributed(&self, sink: SinkKind, site: &CallSite) {
+    /// Counts a sink call made outside any request.
+    pub(crate) fn count_unattributed(&self) {
         self.inner
             .counters
             .unattributed
             .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reports the site of a sink call made outside any request, the first time it is seen.
+    pub(crate) fn report_unattributed(&self, sink: SinkKind, site: &CallSite) {
         let first = self
             .inner
             .unattributed_sites

@@ -7,11 +7,16 @@
 //!
 //! Each site has two keys: *strict* (the chain of application frames with lines) and *loose*
 //! (the same chain without lines), so a learned model survives edits that move lines.
+//!
+//! A walk costs microseconds, more than the check itself, so the [`SiteMemo`] remembers the
+//! site found for each statement shape in each request route: the stack is walked when a
+//! shape is new there, not on every call.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::panic::Location;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock, mpsc};
+use std::time::Duration;
 
 use crate::event::CallSiteReport;
 
@@ -146,32 +151,38 @@ impl CallSite {
     /// The site of the code that called into a library that called the agent: a bounded
     /// stack walk, symbolised once per distinct stack.
     pub fn from_stack(cache: &StackCache) -> Self {
+        let mut addresses = [0usize; MAX_FRAMES];
         let mut offsets = [0usize; MAX_FRAMES];
         let mut count = 0;
         backtrace::trace(|frame| {
             let ip = frame.ip() as usize;
             let base = frame.module_base_address().map_or(0, |base| base as usize);
+            addresses[count] = ip;
             offsets[count] = ip.wrapping_sub(base);
             count += 1;
             count < MAX_FRAMES
         });
-        let stack = &offsets[..count];
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        stack.hash(&mut hasher);
+        offsets[..count].hash(&mut hasher);
         let stack_key = hasher.finish();
         if let Some(site) = cache.get(stack_key) {
             return site;
         }
-        let site = symbolise();
+        let site = cache.symboliser.site_of(&addresses[..count]);
         cache.insert(stack_key, site.clone());
         site
     }
 }
 
+/// How long symbolising must have been idle before the symbol tables it loaded are let go:
+/// they take tens of megabytes, and once the application is warm new stacks are rare.
+const SYMBOLS_IDLE: Duration = Duration::from_secs(10);
+
 /// Remembers each distinct stack's site, so symbolising happens once per stack.
 #[derive(Debug, Default)]
 pub struct StackCache {
     sites: Mutex<HashMap<u64, CallSite>>,
+    symboliser: Symboliser,
 }
 
 impl StackCache {
@@ -188,6 +199,154 @@ impl StackCache {
     }
 }
 
+/// A stack's return addresses, and where to send its site.
+type SymbolRequest = (Vec<usize>, mpsc::Sender<CallSite>);
+
+/// Looks symbols up on a thread of its own, which lets the symbol tables go when it has been
+/// idle for [`SYMBOLS_IDLE`].
+#[derive(Debug, Default)]
+struct Symboliser {
+    requests: Mutex<Option<mpsc::Sender<SymbolRequest>>>,
+}
+
+impl Symboliser {
+    /// The site of a stack, from its return addresses, innermost first.
+    fn site_of(&self, addresses: &[usize]) -> CallSite {
+        let (reply, answer) = mpsc::channel();
+        let asked = self
+            .sender()
+            .is_some_and(|requests| requests.send((addresses.to_vec(), reply)).is_ok());
+        if asked {
+            if let Ok(site) = answer.recv() {
+                return site;
+            }
+        }
+        // Without the thread, symbols are looked up here.
+        site_of_frames(addresses)
+    }
+
+    fn sender(&self) -> Option<mpsc::Sender<SymbolRequest>> {
+        let mut requests = self.requests.lock().ok()?;
+        if requests.is_none() {
+            let (sender, receiver) = mpsc::channel();
+            std::thread::Builder::new()
+                .name("antibody-symbols".to_owned())
+                .spawn(move || serve_symbol_requests(&receiver))
+                .ok()?;
+            *requests = Some(sender);
+        }
+        requests.clone()
+    }
+}
+
+fn serve_symbol_requests(requests: &mpsc::Receiver<SymbolRequest>) {
+    let mut loaded = false;
+    loop {
+        match requests.recv_timeout(SYMBOLS_IDLE) {
+            Ok((addresses, reply)) => {
+                let _ = reply.send(site_of_frames(&addresses));
+                loaded = true;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if loaded {
+                    backtrace::clear_symbol_cache();
+                    loaded = false;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+/// The most shapes the [`SiteMemo`] remembers; when full, it starts afresh.
+const MAX_MEMO_ENTRIES: usize = 65_536;
+
+/// How a sink call is named before its site is known.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SiteSource<'a> {
+    /// The integration knows the site for free (`#[track_caller]`).
+    Known(&'a CallSite),
+    /// A library stands in between: the site is on the stack.
+    Stack,
+}
+
+/// What a sink call is recognised by before its site is: a scope (the site itself when
+/// known for free, else the request's route) and a shape (the statement's text, or its
+/// structure when a request input occurs in it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ShapeKey {
+    scope: u64,
+    shape: u64,
+    by_text: bool,
+}
+
+/// Sites already found for a shape in a scope. A structure's entry names the site found
+/// for it; a text's entry says, besides, that the text was judged harmless and learned
+/// there, so the same text skips the check (the same text is the same verdict).
+///
+/// Within one route, two lines that run a statement of the same shape share the first
+/// line's site; a shape new to the route (an injection, a stored payload) always gets a
+/// walk of its own, so what is reported and learned as new is named exactly.
+#[derive(Debug, Default)]
+pub(crate) struct SiteMemo {
+    entries: RwLock<HashMap<ShapeKey, CallSite>>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl SiteMemo {
+    /// The key of a statement's text in `scope`.
+    pub(crate) fn text_key(&self, scope: u64, text: &str) -> ShapeKey {
+        ShapeKey {
+            scope,
+            shape: self.hasher.hash_one(text),
+            by_text: true,
+        }
+    }
+
+    /// The key of a statement's structure in `scope`.
+    pub(crate) fn structure_key(scope: u64, structure: u64) -> ShapeKey {
+        ShapeKey {
+            scope,
+            shape: structure,
+            by_text: false,
+        }
+    }
+
+    pub(crate) fn get(&self, key: ShapeKey) -> Option<CallSite> {
+        self.entries.read().ok()?.get(&key).cloned()
+    }
+
+    pub(crate) fn insert(&self, key: ShapeKey, site: CallSite) {
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() >= MAX_MEMO_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key, site);
+        }
+    }
+}
+
+impl SiteSource<'_> {
+    /// The scope a call is remembered in: the site when known, else the request's route.
+    pub(crate) fn scope(self, route_key: Option<u64>) -> u64 {
+        match self {
+            SiteSource::Known(site) => site.strict.0,
+            SiteSource::Stack => route_key.unwrap_or(0),
+        }
+    }
+}
+
+/// The key of a request route (method and pattern), for the [`SiteMemo`].
+pub(crate) fn route_key(method: &str, route: &str) -> u64 {
+    KeyHasher::new()
+        .write(method.as_bytes())
+        .end_part()
+        .write(route.as_bytes())
+        .end_part()
+        .key()
+        .0
+}
+
 /// One application frame.
 struct Frame {
     file: String,
@@ -195,13 +354,14 @@ struct Frame {
     function: Option<String>,
 }
 
-/// Walks and symbolises the current stack, keeping the application's frames: those whose
-/// source is neither the standard library, a dependency from the registry, nor this crate.
-fn symbolise() -> CallSite {
+/// The site of a stack, from its return addresses, innermost first: the application's
+/// frames, those whose source is neither the standard library, a dependency from the
+/// registry, nor this crate.
+fn site_of_frames(addresses: &[usize]) -> CallSite {
     let mut frames = Vec::new();
-    let mut seen = 0;
-    backtrace::trace(|frame| {
-        backtrace::resolve_frame(frame, |symbol| {
+    for &address in addresses {
+        // A return address is turned back into a pointer only to be looked up.
+        backtrace::resolve(address as *mut std::ffi::c_void, |symbol| {
             let (Some(file), Some(line)) = (symbol.filename(), symbol.lineno()) else {
                 return;
             };
@@ -214,9 +374,7 @@ fn symbolise() -> CallSite {
                 });
             }
         });
-        seen += 1;
-        seen < MAX_FRAMES
-    });
+    }
     let strict: Vec<String> = frames
         .iter()
         .map(|f| format!("{}:{}", f.file, f.line))

@@ -8,12 +8,15 @@
 
 use std::future::Future;
 use std::net::IpAddr;
+use std::ops::Range;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use antibody_detect::{Input, Source};
 
+use crate::callsite::route_key;
 use crate::event::{EventId, RequestReport, is_secret};
 
 tokio::task_local! {
@@ -31,50 +34,163 @@ pub struct RequestInput {
     pub value: String,
 }
 
+/// The most inputs a context keeps; the rest of a request's inputs are ignored.
+pub const MAX_INPUTS: usize = 512;
+
+/// Where one input's name and value are in the context's text.
+#[derive(Clone, Debug)]
+struct InputSpan {
+    source: Source,
+    name: Range<usize>,
+    value: Range<usize>,
+}
+
 /// What the agent knows about the request being served.
+///
+/// Every string lives in one buffer: building a context costs two allocations however many
+/// inputs the request has, and it is built for every request.
 #[derive(Debug)]
 pub struct RequestContext {
-    method: String,
-    path: String,
-    route: Option<String>,
+    /// The method, the path, the route and every input's name and value, one after another.
+    text: String,
+    method: Range<usize>,
+    path: Range<usize>,
+    route: Option<Range<usize>>,
+    /// The method and route, hashed: where sink calls are remembered by their shape.
+    route_key: Option<u64>,
     client_ip: Option<IpAddr>,
-    inputs: Vec<RequestInput>,
+    inputs: Vec<InputSpan>,
     /// Inputs of a form or JSON body larger than the capture cap, read as the handler
     /// consumed it; set once, when the body ends.
     body_inputs: OnceLock<Vec<RequestInput>>,
     // Read by the HTTP layer, when it is built.
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     wants_json: bool,
-    blocked: Mutex<Option<EventId>>,
-    attack_reported: Mutex<bool>,
+    blocked: OnceLock<EventId>,
+    attack_reported: AtomicBool,
 }
 
-impl RequestContext {
-    /// A context for a request; the layer builds these, tests and other integrations may too.
-    pub fn new(
-        method: impl Into<String>,
-        path: impl Into<String>,
-        route: Option<String>,
-        client_ip: Option<IpAddr>,
-        inputs: Vec<RequestInput>,
-    ) -> Self {
-        RequestContext {
-            method: method.into(),
-            path: path.into(),
-            route,
-            client_ip,
-            inputs,
-            body_inputs: OnceLock::new(),
-            wants_json: false,
-            blocked: Mutex::new(None),
-            attack_reported: Mutex::new(false),
+/// Builds a [`RequestContext`], from [`RequestContext::builder`].
+#[derive(Debug)]
+#[must_use]
+pub struct ContextBuilder<'a> {
+    context: RequestContext,
+    // Copied last, so that reserving first is the only allocation of the text.
+    method: &'a str,
+    path: &'a str,
+    route: Option<&'a str>,
+}
+
+impl<'a> ContextBuilder<'a> {
+    /// The matched route pattern (`/items/{id}`).
+    pub fn route(mut self, route: &'a str) -> Self {
+        self.route = Some(route);
+        self
+    }
+
+    /// The client's address.
+    pub fn client_ip(mut self, client_ip: Option<IpAddr>) -> Self {
+        self.context.client_ip = client_ip;
+        self
+    }
+
+    /// Makes room for `inputs` more inputs whose route, names and values take `text_bytes`,
+    /// so that building allocates once.
+    pub fn reserve(&mut self, text_bytes: usize, inputs: usize) -> &mut Self {
+        let request = self.method.len() + self.path.len();
+        self.context.text.reserve(text_bytes + request);
+        self.context.inputs.reserve(inputs.min(MAX_INPUTS));
+        self
+    }
+
+    /// Adds an input; past [`MAX_INPUTS`], inputs are ignored.
+    pub fn input(&mut self, source: Source, name: &str, value: &str) -> &mut Self {
+        if self.context.inputs.len() < MAX_INPUTS {
+            let name = self.context.push(name);
+            let value = self.context.push(value);
+            self.context.inputs.push(InputSpan {
+                source,
+                name,
+                value,
+            });
         }
+        self
+    }
+
+    /// Whether [`MAX_INPUTS`] inputs were added.
+    pub fn is_full(&self) -> bool {
+        self.context.inputs.len() >= MAX_INPUTS
     }
 
     #[cfg(feature = "axum")]
-    pub(crate) fn with_json_answers(mut self, wants_json: bool) -> Self {
-        self.wants_json = wants_json;
+    pub(crate) fn json_answers(mut self, wants_json: bool) -> Self {
+        self.context.wants_json = wants_json;
         self
+    }
+
+    /// The context.
+    pub fn build(mut self) -> RequestContext {
+        let context = &mut self.context;
+        context.method = context.push(self.method);
+        context.path = context.push(self.path);
+        context.route = self.route.map(|route| context.push(route));
+        context.route_key = self.route.map(|route| route_key(self.method, route));
+        self.context
+    }
+}
+
+impl RequestContext {
+    /// A builder for a request's context.
+    pub fn builder<'a>(method: &'a str, path: &'a str) -> ContextBuilder<'a> {
+        let context = RequestContext {
+            text: String::new(),
+            method: 0..0,
+            path: 0..0,
+            route: None,
+            route_key: None,
+            client_ip: None,
+            inputs: Vec::new(),
+            body_inputs: OnceLock::new(),
+            wants_json: false,
+            blocked: OnceLock::new(),
+            attack_reported: AtomicBool::new(false),
+        };
+        ContextBuilder {
+            context,
+            method,
+            path,
+            route: None,
+        }
+    }
+
+    /// A context for a request from owned parts.
+    pub fn new(
+        method: &str,
+        path: &str,
+        route: Option<&str>,
+        client_ip: Option<IpAddr>,
+        inputs: Vec<RequestInput>,
+    ) -> Self {
+        let text_bytes = route.map_or(0, str::len)
+            + inputs
+                .iter()
+                .map(|input| input.name.len() + input.value.len())
+                .sum::<usize>();
+        let mut builder = RequestContext::builder(method, path).client_ip(client_ip);
+        builder.reserve(text_bytes, inputs.len());
+        if let Some(route) = route {
+            builder = builder.route(route);
+        }
+        for input in inputs {
+            builder.input(input.source, &input.name, &input.value);
+        }
+        builder.build()
+    }
+
+    fn push(&mut self, text: &str) -> Range<usize> {
+        let start = self.text.len();
+        self.text.push_str(text);
+        start..self.text.len()
     }
 
     /// The context current in this task, if any.
@@ -94,16 +210,20 @@ impl RequestContext {
 
     /// The request's inputs, borrowed for the detectors.
     pub fn inputs(&self) -> Vec<Input<'_>> {
-        self.request_inputs()
-            .map(|input| Input::new(input.source, &input.name, &input.value))
-            .collect()
+        self.request_inputs().collect()
     }
 
-    /// The request's inputs, owned.
-    pub fn request_inputs(&self) -> impl Iterator<Item = &RequestInput> {
-        self.inputs
-            .iter()
-            .chain(self.body_inputs.get().into_iter().flatten())
+    /// The request's inputs, one by one.
+    pub fn request_inputs(&self) -> impl Iterator<Item = Input<'_>> {
+        let spans = self.inputs.iter().map(|span| {
+            Input::new(
+                span.source,
+                &self.text[span.name.clone()],
+                &self.text[span.value.clone()],
+            )
+        });
+        let body = self.body_inputs.get().into_iter().flatten();
+        spans.chain(body.map(|input| Input::new(input.source, &input.name, &input.value)))
     }
 
     /// Adds the inputs of a large body, read as the handler consumed it; they replace any
@@ -116,8 +236,8 @@ impl RequestContext {
     /// The values of inputs that are secrets, to be masked in reports.
     pub(crate) fn secret_values(&self) -> impl Iterator<Item = &str> {
         self.request_inputs()
-            .filter(|input| is_secret(input.source, &input.name))
-            .map(|input| input.value.as_str())
+            .filter(|input| is_secret(input.location.source, input.location.name))
+            .map(|input| input.value)
     }
 
     /// The client's address.
@@ -127,7 +247,12 @@ impl RequestContext {
 
     /// The matched route pattern.
     pub fn route(&self) -> Option<&str> {
-        self.route.as_deref()
+        self.route.clone().map(|route| &self.text[route])
+    }
+
+    /// The method and route pattern, hashed; `None` without a matched route.
+    pub(crate) fn route_key(&self) -> Option<u64> {
+        self.route_key
     }
 
     #[cfg(feature = "axum")]
@@ -137,32 +262,28 @@ impl RequestContext {
 
     /// Records that a sink blocked this request; the first block decides the answer.
     pub(crate) fn block(&self, id: EventId) {
-        if let Ok(mut blocked) = self.blocked.lock() {
-            blocked.get_or_insert(id);
-        }
+        let _ = self.blocked.set(id);
     }
 
     /// The event that blocked this request, if a sink blocked it.
     pub fn blocked(&self) -> Option<EventId> {
-        self.blocked.lock().ok().and_then(|blocked| *blocked)
+        self.blocked.get().copied()
     }
 
     /// Records that an attack was reported in this request: nothing it does is learned.
     pub(crate) fn mark_attack(&self) {
-        if let Ok(mut reported) = self.attack_reported.lock() {
-            *reported = true;
-        }
+        self.attack_reported.store(true, Ordering::Relaxed);
     }
 
     pub(crate) fn attack_reported(&self) -> bool {
-        self.attack_reported.lock().is_ok_and(|reported| *reported)
+        self.attack_reported.load(Ordering::Relaxed)
     }
 
     pub(crate) fn report(&self) -> RequestReport {
         RequestReport {
-            method: self.method.clone(),
-            path: self.path.clone(),
-            route: self.route.clone(),
+            method: self.text[self.method.clone()].to_owned(),
+            path: self.text[self.path.clone()].to_owned(),
+            route: self.route().map(str::to_owned),
             client_ip: self.client_ip,
         }
     }

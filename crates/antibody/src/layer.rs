@@ -26,14 +26,13 @@ use tower::{Layer, Service};
 
 use crate::agent::Agent;
 use crate::config::Mode;
-use crate::context::{RequestContext, RequestInput};
+use crate::context::{MAX_INPUTS, RequestContext, RequestInput};
 use crate::event::EventId;
 
 /// The header that carries the id of the event behind a 403.
 pub const EVENT_HEADER: &str = "x-antibody-event";
 
-/// The most inputs taken from one request, and the deepest JSON nesting followed.
-const MAX_INPUTS: usize = 512;
+/// The deepest JSON nesting followed.
 const MAX_JSON_DEPTH: usize = 64;
 
 impl Agent {
@@ -196,15 +195,19 @@ impl CapturedBody {
     /// larger than the cap, the rest is also copied as it passes, and its inputs join the
     /// request context when the body ends: padding a body past the cap hides nothing.
     fn into_replay(self, context: &Arc<RequestContext>, agent: &Agent) -> Body {
-        let tee = match (self.format, &self.rest) {
-            (Some(format), Some(_)) => Some(Tee {
+        let Some(format) = self.format else {
+            // Nothing was read: the body goes on as it came.
+            return self.rest.unwrap_or_else(Body::empty);
+        };
+        let tee = match &self.rest {
+            Some(_) => Some(Tee {
                 format,
                 copy: BytesMut::from(&self.prefix[..]),
                 context: Arc::clone(context),
                 agent: agent.clone(),
                 overflowed: false,
             }),
-            _ => None,
+            None => None,
         };
         Body::new(ReplayBody {
             prefix: (!self.prefix.is_empty()).then_some(self.prefix),
@@ -372,56 +375,75 @@ async fn request_context(
     parts: &mut Parts,
     body_inputs: Vec<RequestInput>,
 ) -> RequestContext {
-    let mut inputs = Vec::new();
-    if let Some(query) = parts.uri.query() {
-        inputs.extend(form_inputs(query.as_bytes(), Source::Query));
+    let params = RawPathParams::from_request_parts(parts, &()).await.ok();
+    let route = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let query = parts.uri.query().unwrap_or("");
+    // Decoding only shortens the query; every other input is copied as it is.
+    let text_bytes = route.map_or(0, str::len)
+        + query.len()
+        + params
+            .iter()
+            .flatten()
+            .map(|(n, v)| n.len() + v.len())
+            .sum::<usize>()
+        + parts
+            .headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum::<usize>()
+        + body_inputs
+            .iter()
+            .map(|input| input.name.len() + input.value.len())
+            .sum::<usize>();
+    let inputs = query.bytes().filter(|&byte| byte == b'&').count()
+        + 1
+        + params.iter().flatten().count()
+        + parts.headers.len()
+        + body_inputs.len();
+    let mut context = RequestContext::builder(parts.method.as_str(), parts.uri.path())
+        .client_ip(client_ip(agent, parts))
+        .json_answers(wants_json(parts));
+    context.reserve(text_bytes, inputs);
+    if let Some(route) = route {
+        context = context.route(route);
     }
-    if let Ok(params) = RawPathParams::from_request_parts(parts, &()).await {
-        inputs.extend(params.iter().map(|(name, value)| RequestInput {
-            source: Source::Path,
-            name: name.to_owned(),
-            value: value.to_owned(),
-        }));
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if context.is_full() {
+            break;
+        }
+        context.input(Source::Query, &name, &value);
+    }
+    for (name, value) in params.iter().flatten() {
+        context.input(Source::Path, name, value);
     }
     for (name, value) in &parts.headers {
         let Ok(value) = value.to_str() else { continue };
         if name == COOKIE {
-            inputs.extend(value.split(';').filter_map(|pair| {
-                let (name, value) = pair.split_once('=')?;
-                Some(RequestInput {
-                    source: Source::Cookie,
-                    name: name.trim().to_owned(),
-                    value: value.trim().to_owned(),
-                })
-            }));
+            for (name, value) in value.split(';').filter_map(|pair| pair.split_once('=')) {
+                context.input(Source::Cookie, name.trim(), value.trim());
+            }
         } else {
-            inputs.push(RequestInput {
-                source: Source::Header,
-                name: name.as_str().to_owned(),
-                value: value.to_owned(),
-            });
+            context.input(Source::Header, name.as_str(), value);
         }
     }
-    inputs.extend(body_inputs);
-    inputs.truncate(MAX_INPUTS);
-    let wants_json = parts
+    for input in &body_inputs {
+        context.input(input.source, &input.name, &input.value);
+    }
+    context.build()
+}
+
+/// Whether the client asked for JSON rather than a page.
+fn wants_json(parts: &Parts) -> bool {
+    parts
         .headers
         .get(ACCEPT)
         .and_then(|accept| accept.to_str().ok())
         .is_some_and(|accept| {
             accept.contains("json") && !accept.trim_start().starts_with("text/html")
-        });
-    RequestContext::new(
-        parts.method.as_str(),
-        parts.uri.path(),
-        parts
-            .extensions
-            .get::<MatchedPath>()
-            .map(|path| path.as_str().to_owned()),
-        client_ip(agent, parts),
-        inputs,
-    )
-    .with_json_answers(wants_json)
+        })
 }
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the last address

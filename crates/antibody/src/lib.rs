@@ -43,7 +43,8 @@ pub use antibody_detect::sql::Dialect;
 pub use callsite::{CallSite, SiteKey};
 pub use config::{Config, ConfigError, Mode, SinkKind};
 pub use context::{
-    RequestContext, RequestInput, WithContext, WithContextExt, spawn, spawn_blocking,
+    ContextBuilder, MAX_INPUTS, RequestContext, RequestInput, WithContext, WithContextExt, spawn,
+    spawn_blocking,
 };
 pub use decision::Blocked;
 pub use event::{Event, EventId, EventKind};

@@ -1,15 +1,13 @@
 //! The SQL sink: what every SQL integration calls before a statement reaches the database.
 
-use std::collections::HashSet;
-use std::hash::BuildHasher;
+use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
 use antibody_detect::sql::{Dialect, Evidence, Fingerprint, SqlDetector, Verdict};
 
 use crate::agent::Agent;
-use crate::callsite::CallSite;
+use crate::callsite::{CallSite, ShapeKey, SiteMemo, SiteSource};
 use crate::config::{Mode, SinkKind};
 use crate::context::RequestContext;
 use crate::decision::{Blocked, Finding, decide};
@@ -19,36 +17,6 @@ use crate::learning::Observation;
 /// The longest statement checked in full. A longer one is checked on its first part, and
 /// the shortfall is reported: the check's cost stays bounded whatever the application runs.
 pub const CHECK_BUDGET_BYTES: usize = 1 << 20;
-
-/// The most (site, statement) pairs remembered as benign.
-const BENIGN_CACHE: usize = 65_536;
-
-/// Statements already judged benign at an enforcing site, with no request input in them:
-/// the same text at the same site is the same verdict, so it skips lexing.
-#[derive(Debug, Default)]
-pub(crate) struct BenignCache {
-    seen: Mutex<HashSet<(u64, u64)>>,
-    hasher: foldhash::fast::RandomState,
-}
-
-impl BenignCache {
-    fn key(&self, site: &CallSite, statement: &str) -> (u64, u64) {
-        (site.strict.0, self.hasher.hash_one(statement))
-    }
-
-    fn contains(&self, key: (u64, u64)) -> bool {
-        self.seen.lock().is_ok_and(|seen| seen.contains(&key))
-    }
-
-    fn insert(&self, key: (u64, u64)) {
-        if let Ok(mut seen) = self.seen.lock() {
-            if seen.len() >= BENIGN_CACHE {
-                seen.clear();
-            }
-            seen.insert(key);
-        }
-    }
-}
 
 impl Agent {
     /// Checks `statement`, about to run in `dialect` at `site`, against the current request.
@@ -60,6 +28,26 @@ impl Agent {
         statement: &str,
         site: &CallSite,
     ) -> Result<(), Blocked> {
+        self.check_sql_from(dialect, statement, SiteSource::Known(site))
+    }
+
+    /// Checks `statement` as [`Agent::check_sql`] does, for an integration that a library
+    /// calls (sqlx calls the executor): the site is the application's code on the stack,
+    /// walked only when the statement's shape is new in the request's route.
+    pub fn check_sql_called_through_library(
+        &self,
+        dialect: Dialect,
+        statement: &str,
+    ) -> Result<(), Blocked> {
+        self.check_sql_from(dialect, statement, SiteSource::Stack)
+    }
+
+    fn check_sql_from(
+        &self,
+        dialect: Dialect,
+        statement: &str,
+        site: SiteSource<'_>,
+    ) -> Result<(), Blocked> {
         let mode = self.config().mode_for(SinkKind::Sql);
         if mode == Mode::Off {
             return Ok(());
@@ -67,7 +55,7 @@ impl Agent {
         self.inner.counters.checks.fetch_add(1, Ordering::Relaxed);
         let context = RequestContext::current();
         if context.is_none() {
-            self.note_unattributed(SinkKind::Sql, site);
+            self.count_unattributed();
         }
         let judged = catch_unwind(AssertUnwindSafe(|| {
             self.judge_sql(dialect, statement, site, context.as_deref(), mode)
@@ -78,20 +66,34 @@ impl Agent {
                 .map(ToString::to_string)
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic without a message".to_owned());
+            let site = match site {
+                SiteSource::Known(site) => Cow::Borrowed(site),
+                SiteSource::Stack => Cow::Owned(self.stack_site()),
+            };
             self.note_error(
                 SinkKind::Sql,
-                Some(site),
+                Some(&site),
                 format!("panic in the SQL check: {message}"),
             );
             Ok(())
         })
     }
 
+    fn note_over_budget(&self, site: &CallSite, length: usize, checked: usize) {
+        self.note_error(
+            SinkKind::Sql,
+            Some(site),
+            format!(
+                "a statement of {length} bytes exceeds the check budget; checked its first {checked} bytes"
+            ),
+        );
+    }
+
     fn judge_sql(
         &self,
         dialect: Dialect,
         statement: &str,
-        site: &CallSite,
+        source: SiteSource<'_>,
         context: Option<&RequestContext>,
         mode: Mode,
     ) -> Result<(), Blocked> {
@@ -100,26 +102,35 @@ impl Agent {
             "fault injected into the SQL check"
         );
         let checked = within_budget(statement);
-        if checked.len() < statement.len() {
-            self.note_error(
-                SinkKind::Sql,
-                Some(site),
-                format!(
-                    "a statement of {} bytes exceeds the check budget; checked its first {} bytes",
-                    statement.len(),
-                    checked.len()
-                ),
-            );
-        }
         let inputs = context.map(RequestContext::inputs).unwrap_or_default();
         let detector = SqlDetector::new(dialect);
-        // Deciding whether an input occurs never lexes; `analyze` below lexes once.
-        let cache_key = (!detector.any_input_occurs(checked, &inputs))
-            .then(|| self.inner.benign.key(site, checked));
-        if cache_key.is_some_and(|key| self.inner.benign.contains(key)) {
+        let memo = &self.inner.sites;
+        let scope = source.scope(context.and_then(RequestContext::route_key));
+        // Finding whether an input occurs never lexes; `analyze_from` below lexes once. A text
+        // remembered in this scope was judged harmless and learned: the same verdict again.
+        let first = detector.first_occurrence(checked, &inputs);
+        let settled_key = (!first.is_some()).then(|| memo.text_key(scope, checked));
+        if settled_key.is_some_and(|key| memo.get(key).is_some()) {
             return Ok(());
         }
-        let analysis = detector.analyze(checked, &inputs);
+        let analysis = detector.analyze_from(checked, &inputs, first);
+        let structure_key = SiteMemo::structure_key(scope, analysis.fingerprint.as_u64());
+        // An injection's site is always walked for, so its report names the exact line.
+        let remembered = match (source, &analysis.verdict) {
+            (SiteSource::Stack, Verdict::Injection(_)) | (SiteSource::Known(_), _) => None,
+            (SiteSource::Stack, _) => memo.get(structure_key),
+        };
+        let site = match (source, &remembered) {
+            (SiteSource::Known(site), _) | (SiteSource::Stack, Some(site)) => Cow::Borrowed(site),
+            (SiteSource::Stack, None) => Cow::Owned(self.stack_site()),
+        };
+        let site = site.as_ref();
+        if context.is_none() {
+            self.report_unattributed(SinkKind::Sql, site);
+        }
+        if checked.len() < statement.len() {
+            self.note_over_budget(site, statement.len(), checked.len());
+        }
         // Only structures no request input shaped are learned: an injection never, and a lone
         // name an input supplied neither, or an attacker present while the site learns could
         // teach it `id = id`.
@@ -129,6 +140,16 @@ impl Agent {
             self.inner
                 .learning
                 .observe(site, analysis.fingerprint.as_u64(), learnable);
+        if !matches!(analysis.verdict, Verdict::Injection(_)) {
+            let walked = matches!(source, SiteSource::Stack) && remembered.is_none();
+            remember(
+                memo,
+                site,
+                observation,
+                walked.then_some(structure_key),
+                settled_key,
+            );
+        }
         let (finding, evidence, structure) = match (&analysis.verdict, observation) {
             (Verdict::Injection(evidence), _) => {
                 (Finding::Attack, Some(evidence), evidence.added.to_string())
@@ -139,12 +160,7 @@ impl Agent {
                 format!("new structure: a request input supplies {}", evidence.added),
             ),
             (_, Observation::New) => (Finding::Anomaly, None, "new structure".to_owned()),
-            _ => {
-                if let (Some(key), Observation::Known) = (cache_key, observation) {
-                    self.inner.benign.insert(key);
-                }
-                return Ok(());
-            }
+            _ => return Ok(()),
         };
         let Some(action) = decide(mode, self.config().strict, finding) else {
             return Ok(());
@@ -181,6 +197,23 @@ impl Agent {
             return Err(blocked);
         }
         Ok(())
+    }
+}
+
+/// Remembers, for a harmless statement, the site walked for its structure, and, once its
+/// site has learned it, that its text is settled there.
+fn remember(
+    memo: &SiteMemo,
+    site: &CallSite,
+    observation: Observation,
+    walked: Option<ShapeKey>,
+    settled: Option<ShapeKey>,
+) {
+    if let (Some(key), Observation::Known | Observation::Learning) = (walked, observation) {
+        memo.insert(key, site.clone());
+    }
+    if let (Some(key), Observation::Known) = (settled, observation) {
+        memo.insert(key, site.clone());
     }
 }
 

@@ -29,13 +29,7 @@ fn input(source: Source, name: &str, value: &str) -> RequestInput {
 #[track_caller]
 fn check(agent: &Agent, inputs: Vec<RequestInput>, sql: &str) -> Result<(), Blocked> {
     let site = Agent::caller_site(Location::caller());
-    let context = Arc::new(RequestContext::new(
-        "GET",
-        "/p",
-        Some("/p".into()),
-        None,
-        inputs,
-    ));
+    let context = Arc::new(RequestContext::new("GET", "/p", Some("/p"), None, inputs));
     RequestContext::sync_scope(context, || agent.check_sql(Dialect::Sqlite, sql, &site))
 }
 
@@ -79,7 +73,7 @@ fn an_sql_injection_event_has_every_documented_field_with_its_type() {
     let context = Arc::new(RequestContext::new(
         "POST",
         "/products",
-        Some("/products".into()),
+        Some("/products"),
         Some(client),
         vec![input(Source::Query, "category", TAUTOLOGY)],
     ));
@@ -513,7 +507,7 @@ fn a_secret_path_parameter_is_masked_in_the_reported_path() {
     let context = std::sync::Arc::new(antibody::RequestContext::new(
         "GET",
         "/reset/tok-abc123",
-        Some("/reset/{token}".into()),
+        Some("/reset/{token}"),
         None,
         inputs,
     ));

@@ -46,13 +46,7 @@ fn check_at(
     inputs: Vec<RequestInput>,
     sql: &str,
 ) -> Result<(), Blocked> {
-    let context = Arc::new(RequestContext::new(
-        "GET",
-        "/p",
-        Some("/p".into()),
-        None,
-        inputs,
-    ));
+    let context = Arc::new(RequestContext::new("GET", "/p", Some("/p"), None, inputs));
     RequestContext::sync_scope(context, || agent.check_sql(Dialect::Sqlite, sql, site))
 }
 

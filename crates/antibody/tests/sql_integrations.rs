@@ -467,6 +467,43 @@ async fn sqlx_sqlite_protect_blocks_injections() {
     .await;
 }
 
+/// A library-called sink finds its site by walking the stack once per statement shape and
+/// route, not on every call: forty harmless deletes of different names, some long enough to
+/// be found in the statement and some not, walk once. An injection always walks, so that its
+/// event names the exact line.
+#[tokio::test]
+async fn sqlx_walks_the_stack_once_per_statement_shape_and_route() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let pool = sqlite_pool(&dir).await;
+    let table = unique_table("walks");
+    let fixture = Fixture::new(Mode::Protect);
+    let products: Arc<dyn Products> = Arc::new(SqlxProducts::new(
+        &pool,
+        &table,
+        Dialect::Sqlite,
+        &fixture.agent,
+    ));
+    products.create().await;
+    let line = Arc::new(AtomicU32::new(0));
+    let app = deleting_app(&fixture.agent, Arc::clone(&products), Arc::clone(&line));
+
+    for n in 0..40 {
+        let name = if n % 2 == 0 { format!("nothing {n}") } else { "x".to_owned() };
+        let (status, _) = get_products(app.clone(), &name).await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+    }
+    assert_eq!(fixture.agent.stats().stack_walks, 1);
+
+    let (status, _) = get_products(app, TAUTOLOGY).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(fixture.agent.stats().stack_walks, 2);
+    let injections = fixture.injections();
+    assert_eq!(injections.len(), 1);
+    let line = line.load(Ordering::Relaxed);
+    assert_event(&injections[0], "blocked", Dialect::Sqlite, TAUTOLOGY, line);
+    assert_eq!(products.stored().await.expect("the table"), all_products());
+}
+
 #[tokio::test]
 async fn sqlx_sqlite_monitor_reports_and_runs_injections() {
     let dir = tempfile::tempdir().expect("a temporary folder");

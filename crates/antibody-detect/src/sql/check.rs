@@ -135,6 +135,17 @@ pub struct Analysis<'a> {
     pub fingerprint: Fingerprint,
 }
 
+/// The first input found in a statement, from [`SqlDetector::first_occurrence`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FirstOccurrence(Option<usize>);
+
+impl FirstOccurrence {
+    /// Whether some input occurs.
+    pub const fn is_some(self) -> bool {
+        self.0.is_some()
+    }
+}
+
 /// The SQL injection detector for one dialect: immutable, cheap to copy, and safe to share
 /// between threads.
 ///
@@ -189,10 +200,12 @@ impl SqlDetector {
         self.judge(sql, &self.tokens(sql), inputs, first)
     }
 
-    /// Whether any input [`check`](Self::check) would judge occurs in `sql`, in any form it
-    /// looks for. Never lexes: when this is false, `check` is [`Verdict::NoInput`].
-    pub fn any_input_occurs(&self, sql: &str, inputs: &[Input<'_>]) -> bool {
-        self.first_occurring(sql, inputs).is_some()
+    /// Where in `inputs` the first input [`check`](Self::check) would judge occurs in `sql`,
+    /// in any form it looks for. Never lexes: when none occurs, `check` is
+    /// [`Verdict::NoInput`]. Pass it on to [`analyze_from`](Self::analyze_from), so the
+    /// search is not repeated.
+    pub fn first_occurrence(&self, sql: &str, inputs: &[Input<'_>]) -> FirstOccurrence {
+        FirstOccurrence(self.first_occurring(sql, inputs))
     }
 
     /// The fingerprint of `sql`.
@@ -203,10 +216,21 @@ impl SqlDetector {
     /// [`check`](Self::check) and [`fingerprint`](Self::fingerprint) together, lexing
     /// `sql` once.
     pub fn analyze<'a>(&self, sql: &str, inputs: &'a [Input<'a>]) -> Analysis<'a> {
+        self.analyze_from(sql, inputs, self.first_occurrence(sql, inputs))
+    }
+
+    /// [`analyze`](Self::analyze), given what [`first_occurrence`](Self::first_occurrence)
+    /// found for the same `sql` and `inputs`.
+    pub fn analyze_from<'a>(
+        &self,
+        sql: &str,
+        inputs: &'a [Input<'a>],
+        first: FirstOccurrence,
+    ) -> Analysis<'a> {
         let tokens = self.tokens(sql);
-        let verdict = match self.first_occurring(sql, inputs) {
-            Some(first) => self.judge(sql, &tokens, inputs, first),
-            None => Verdict::NoInput,
+        let verdict = match first.0 {
+            Some(first) if first < inputs.len() => self.judge(sql, &tokens, inputs, first),
+            _ => Verdict::NoInput,
         };
         Analysis {
             verdict,

@@ -14,7 +14,7 @@ mod lexer;
 mod shape;
 mod token;
 
-pub use check::{Added, Analysis, Evidence, SqlDetector, Verdict};
+pub use check::{Added, Analysis, Evidence, FirstOccurrence, SqlDetector, Verdict};
 pub use dialect::{Dialect, UnknownDialect};
 pub use fingerprint::Fingerprint;
 pub use keyword::is_keyword;

@@ -36,8 +36,8 @@
 //! # Call sites
 //!
 //! sqlx stands between the application and the wrapper, so the call site is found by walking
-//! the stack ([`Agent::stack_site`]), once per distinct stack; with the SQL sink off, nothing
-//! is walked or checked. The [`Guarded::unguarded`] escape hatch runs queries unchecked.
+//! the stack ([`Agent::check_sql_called_through_library`]), once per statement shape and
+//! route; with the SQL sink off, nothing is walked or checked. The [`Guarded::unguarded`] escape hatch runs queries unchecked.
 
 use std::borrow::Cow;
 
@@ -180,7 +180,7 @@ fn check(agent: &Agent, dialect: Dialect, sql: &str) -> Result<(), Error> {
         return Ok(());
     }
     agent
-        .check_sql(dialect, sql, &agent.stack_site())
+        .check_sql_called_through_library(dialect, sql)
         .map_err(|blocked| Error::Database(Box::new(blocked)))
 }
 
