@@ -3,32 +3,29 @@
     python3 -m eval [--short]
 
 Phases: attacks judged by their effect with the agent off, second-order injection, false
-positives on benign input, overhead. Writes `docs/evaluation.md` and, in the output folder,
-the missed payloads and every raw count."""
+positives on benign input, sqlmap, overhead. A full run writes `docs/evaluation.md`, a short
+one `target/evaluation/evaluation.md`; the output folder gets the missed payloads, sqlmap's
+console output and every raw count. Exits 1 when a target `eval.gate` checks was missed."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from . import corpora, overhead, report, sqlshape
-from .runner import PARAMS, Agent, Behind, System, run_parallel
-from .shop import Vulnshop, copy_binary
+from . import corpora, gate, overhead, report, sqlmap, sqlshape
+from .runner import PARAMS, Setup, run_parallel
 
 SHORT = {"payloads": 300, "second_order": 20, "words": 200, "fortunes": 50,
          "benign_each": 100, "runs": 2, "seconds": 3}
 FULL = {"payloads": None, "second_order": 100, "words": None, "fortunes": None,
         "benign_each": None, "runs": 5, "seconds": 5}
 SEED = "antibody-evaluation"
-TIMEOUT = 10.0
 
 
 def show(value: bytes, limit: int = 120) -> str:
@@ -51,29 +48,6 @@ def blocked_by_agent(record: dict) -> bool:
 
 def blocked_by_waf(record: dict) -> bool:
     return record.get("status") == 403 and "event" not in record
-
-
-class Setup:
-    """Paths and factories shared by the phases."""
-
-    def __init__(self, args: argparse.Namespace):
-        self.repo = args.repo
-        self.work = Path(tempfile.mkdtemp(prefix="antibody-eval-"))
-        os.chmod(self.work, 0o755)
-        self.binary = copy_binary(args.binary, self.work)
-        self.waf_script = args.waf_script
-
-    def off(self, name: str):
-        return lambda: System(Vulnshop(self.binary, self.work, name,
-                                       {"ANTIBODY_MODE": "off"}, timeout=TIMEOUT))
-
-    def agent(self, name: str, strict: bool = False):
-        env = {"ANTIBODY_MODE": "protect", "ANTIBODY_STRICT": "true" if strict else "false"}
-        return lambda: Agent(Vulnshop(self.binary, self.work, name, env, timeout=TIMEOUT))
-
-    def waf(self, name: str):
-        return lambda: Behind(Vulnshop(self.binary, self.work, name, {"ANTIBODY_MODE": "off"},
-                                       timeout=TIMEOUT), self.waf_script, self.work / name)
 
 
 def split(records: list[dict]) -> tuple[list[dict], dict]:
@@ -290,12 +264,16 @@ def false_positive_phase(setup: Setup, sets: dict[str, list[corpora.Payload]]) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m eval", description=__doc__.split("\n")[0])
-    parser.add_argument("--short", action="store_true", help="a few hundred payloads, 2 x 3 s wrk runs")
+    parser.add_argument("--short", action="store_true",
+                        help="a few hundred payloads, sqlmap at level 1, 2 x 3 s wrk runs")
     parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent)
     parser.add_argument("--binary", type=Path)
     parser.add_argument("--waf-script", type=Path)
     parser.add_argument("--out", type=Path, help="folder for missed payloads and raw results")
-    parser.add_argument("--report", type=Path, help="the Markdown report to write")
+    parser.add_argument("--report", type=Path, help="the Markdown report to write "
+                        "(default: docs/evaluation.md, for a short run OUT/evaluation.md)")
+    parser.add_argument("--sqlmap-venv", type=Path,
+                        help="where sqlmap is installed from PyPI (default: target/sqlmap-venv)")
     parser.add_argument("--command", default="scripts/evaluate", help="the command shown in the report")
     parser.add_argument("--keep", action="store_true", help="keep the run's temporary folder")
     parser.add_argument("--from-results", type=Path, metavar="JSON",
@@ -306,9 +284,10 @@ def main(argv: list[str] | None = None) -> int:
     args.binary = args.binary or args.repo / "target" / "release" / "vulnshop"
     args.waf_script = args.waf_script or corpora.corpora_root(args.repo).parent / "waf" / "waf-baseline.sh"
     args.out = args.out or args.repo / "target" / "evaluation"
-    args.report = args.report or args.repo / "docs" / "evaluation.md"
+    args.sqlmap_venv = args.sqlmap_venv or args.repo / "target" / "sqlmap-venv"
     if args.from_results:
-        report.write(args.report, json.loads(args.from_results.read_text()), args)
+        results = json.loads(args.from_results.read_text())
+        report.write(report_path(args, results["short"]), results, args)
         return 0
     plan = SHORT if args.short else FULL
     started = time.monotonic()
@@ -316,9 +295,12 @@ def main(argv: list[str] | None = None) -> int:
     if not (root / "sqli").is_dir():
         print(f"eval: no corpora in {root} (set ANTIBODY_CORPORA)", file=sys.stderr)
         return 1
+    sqlmap_path, sqlmap_skipped = install_sqlmap(args.sqlmap_venv)
+    if sqlmap_path is None and sqlmap.in_ci():
+        return 1
     all_payloads, lines = corpora.sqli_payloads(root)
     payloads = corpora.sample(all_payloads, plan["payloads"], SEED)
-    setup = Setup(args)
+    setup = Setup(args.binary, args.waf_script)
     args.out.mkdir(parents=True, exist_ok=True)
     try:
         print(f"eval: attacks: {len(payloads)} payloads x {len(PARAMS)} parameters x 3 systems",
@@ -350,6 +332,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"eval: false positives done in {false_positives['seconds']} s",
               file=sys.stderr, flush=True)
 
+        if sqlmap_path is None:
+            sqlmap_phase = {"skipped": sqlmap_skipped}
+        else:
+            print("eval: sqlmap", file=sys.stderr, flush=True)
+            sqlmap_phase = sqlmap.evaluation_phase(setup, sqlmap_path, args.short,
+                                                   args.out / "sqlmap")
+            print(f"eval: sqlmap done in {sqlmap_phase['seconds']} s", file=sys.stderr,
+                  flush=True)
+
         print("eval: overhead", file=sys.stderr, flush=True)
         cost = overhead.measure(setup.binary, setup.work, setup.waf_script, plan["runs"],
                                 plan["seconds"])
@@ -365,12 +356,37 @@ def main(argv: list[str] | None = None) -> int:
         "versions": report.versions(args.repo), "machine": report.machine(),
         "corpus": {"lines": lines, "distinct": len(all_payloads), "sent": len(payloads)},
         "attacks": attacks, "probes": probes, "second_order": second, "false_positives": false_positives,
-        "overhead": cost,
+        "sqlmap": sqlmap_phase, "overhead": cost,
     }
+    results["missed_targets"] = gate.misses(results)
     write_outputs(args, results)
-    report.write(args.report, results, args)
-    print(f"eval: done in {elapsed} s; report: {args.report}", file=sys.stderr)
+    path = report_path(args, args.short)
+    report.write(path, results, args)
+    print(f"eval: done in {elapsed} s; report: {path}", file=sys.stderr)
+    for missed in results["missed_targets"]:
+        print(f"eval: MISSED: {missed}", file=sys.stderr)
+    if results["missed_targets"]:
+        return 1
+    print("eval: every target met", file=sys.stderr)
     return 0
+
+
+def report_path(args: argparse.Namespace, short: bool) -> Path:
+    """`--report`, or where a run of its kind goes: the committed report is the full run's."""
+    if args.report:
+        return args.report
+    return args.out / "evaluation.md" if short else args.repo / "docs" / "evaluation.md"
+
+
+def install_sqlmap(venv: Path) -> tuple[Path | None, str]:
+    """sqlmap, or None and why not (printed: under CI the run then fails, elsewhere its
+    phase is skipped)."""
+    try:
+        return sqlmap.install(venv), ""
+    except sqlmap.Unavailable as reason:
+        verdict = "" if sqlmap.in_ci() else " (the sqlmap phase is skipped)"
+        print(f"eval: sqlmap: {reason}{verdict}", file=sys.stderr)
+        return None, str(reason)
 
 
 def _effective_indices(setup: Setup, payloads: list[corpora.Payload]) -> list[int]:

@@ -10,7 +10,7 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-from . import sqlshape
+from . import sqlmap, sqlshape
 from .client import USER_AGENT
 from .runner import PARAMS, WARMUP_CALLS
 
@@ -278,6 +278,117 @@ def second_order_lines(second: dict) -> list[str]:
     return out
 
 
+SYSTEM_LABELS = {"off": "agent off", "protect": "Antibody", "waf": "the WAF"}
+
+
+def target_text(target: sqlmap.Target) -> str:
+    return f"POST {target.path} {target.body}" if target.body else target.path
+
+
+def sqlmap_plan(phase: dict) -> str:
+    plan = phase["plan"]
+    passes = (f"a plain pass, then a pass with the tamper scripts `{phase['tampers']}`"
+              if "tampered" in plan["passes"] else "one pass, no tamper scripts")
+    return f"level {plan['level']}, risk {plan['risk']}, {passes}"
+
+
+def sqlmap_found_in(phase: dict, system: str) -> list[dict]:
+    return [run for run in phase["runs"] if run["system"] == system and sqlmap.injectable(run)]
+
+
+def sqlmap_intro(phase: dict) -> list[str]:
+    tampered = "tampered" in phase["plan"]["passes"]
+    return [
+        f"sqlmap {phase['version']}, from PyPI, {sqlmap_plan(phase)}"
+        + (" (rewrites SQLite still runs: comments for spaces, `BETWEEN` for comparisons, "
+           "keywords in random case; the command below is the tampered pass's, the plain pass "
+           "runs it without `--tamper`)" if tampered else "")
+        + ". It adapts: it picks its next payloads from the answers it gets, and when its "
+        "heuristics see a WAF it switches to browser-like headers. It attacks "
+        + ", ".join(f"`{target_text(target)}` ({target.param})" for target in sqlmap.TARGETS)
+        + ", the targets of `scripts/sqlmap`, each sqlmap run on a freshly started system of "
+        "its own: the agent off, Antibody (protect mode, after the learning period) and "
+        "off-mode vulnshop behind the WAF. An injection point counts when sqlmap lists it both "
+        "on its console and in its `log` file; the techniques are those it confirmed. Requests "
+        "and 403s are counted in its traffic file (`-t`); each of Antibody's 403s is explained "
+        "by the event its `x-antibody-event` header names in the events file (the WAF's 403s "
+        "are nginx's own). What counts as found and what explains a 403 are decided in "
+        "`eval/sqlmap.py`, which `scripts/sqlmap` uses too.",
+        "",
+        "```sh",
+        phase["command"],
+        "```",
+        "",
+    ]
+
+
+def _sqlmap_found(run: dict) -> str:
+    """Whether sqlmap found the run's parameter injectable, and with which techniques."""
+    techniques = sqlmap.techniques(run)
+    if techniques:
+        # Expected with the agent off; through a protection it is news.
+        found = "yes" if run["system"] == "off" else "**yes**"
+        return f"{found}: " + ", ".join(techniques)
+    if run["status"] not in sqlmap.FINISHED:
+        return f"no (sqlmap did not finish: exit status {run['status']})"
+    return "no"
+
+
+def sqlmap_table(phase: dict) -> list[str]:
+    """One row per run, each target's rows together (pass, then system)."""
+    targets = [target.label for target in sqlmap.TARGETS]
+    passes = list(phase["plan"]["passes"])
+    systems = list(SYSTEM_LABELS)
+    runs = sorted(phase["runs"], key=lambda run: (
+        targets.index(run["target"]), passes.index(run["pass_name"]),
+        systems.index(run["system"])))
+    out = ["| target (parameter) | pass | system | injection point found | requests | 403s "
+           "| Antibody's events for its 403s |",
+           "|---|---|---|---|--:|--:|---|"]
+    for run in runs:
+        reasons = "-"
+        if run["system"] == "protect":
+            reasons = ", ".join(f"{count} {reason}"
+                                for reason, count in run["forbidden_by"].items()) or "none"
+        out.append(f"| {run['target']} ({run['param']}) | {run['pass_name']} "
+                   f"| {SYSTEM_LABELS[run['system']]} | {_sqlmap_found(run)} | {run['requests']} "
+                   f"| {run['forbidden']} | {reasons} |")
+    return out + [""]
+
+
+def sqlmap_summary(phase: dict) -> list[str]:
+    runs = phase["runs"]
+    each = len(runs) // len(SYSTEM_LABELS)
+    found = {system: sqlmap_found_in(phase, system) for system in SYSTEM_LABELS}
+    out = [f"sqlmap found an injection point in {len(found['off'])} of {each} runs with the "
+           f"agent off, in {len(found['protect'])} through Antibody and in {len(found['waf'])} "
+           "through the WAF."]
+    for system in ("protect", "waf"):
+        if found[system]:
+            out.append(f"It got through {SYSTEM_LABELS[system]} on: " + "; ".join(
+                f"{run['target']} ({run['param']}), {run['pass_name']} pass, with "
+                + ", ".join(sqlmap.techniques(run)) for run in found[system]) + ".")
+    saw = {system: sum(run["saw_waf"] for run in runs if run["system"] == system)
+           for system in SYSTEM_LABELS}
+    out.append(f"Its heuristics reported a WAF/IPS in {saw['waf']} of {each} runs against the "
+               f"WAF, {saw['protect']} against Antibody and {saw['off']} with the agent off.")
+    troubled = [run for run in runs if run["problems"]]
+    if troubled:
+        out += ["", "Runs that did not show what their system must show (with the agent off: "
+                "found, nothing refused; through Antibody: not found, every 403 a blocked "
+                "sql_injection; behind the WAF: sqlmap finished):", ""]
+        out += [f"- {SYSTEM_LABELS[run['system']]}, {run['pass_name']}, {run['target']} "
+                f"({run['param']}): " + "; ".join(run["problems"]) for run in troubled]
+    return out + ["", f"The sqlmap runs took {phase['seconds']} s; their console output is in "
+                  "`target/evaluation/sqlmap/`.", ""]
+
+
+def sqlmap_lines(phase: dict) -> list[str]:
+    if "runs" not in phase:
+        return [f"Not run: {phase['skipped']}.", ""]
+    return [*sqlmap_intro(phase), *sqlmap_table(phase), *sqlmap_summary(phase)]
+
+
 def fp_lines(fps: dict) -> list[str]:
     out = ["| benign inputs | sent to | requests | wrongly blocked by Antibody "
            "| wrongly blocked by the WAF |", "|---|---|--:|--:|--:|"]
@@ -360,15 +471,22 @@ def write(path: Path, results: dict, args: argparse.Namespace) -> None:
         "Do not edit: run the command again.",
         "",
         "```sh",
-        "scripts/evaluate           # the full run: every payload, 5 x 5 s wrk runs per setup",
-        "scripts/evaluate --short   # a few hundred payloads, 2 x 3 s wrk runs: a few minutes",
+        "scripts/evaluate           # the full run: writes docs/evaluation.md",
+        "scripts/evaluate --short   # a few minutes: writes target/evaluation/evaluation.md",
         "```",
         "",
-        "The command installs what it needs from Debian (nginx with ModSecurity v3 and the "
-        "OWASP CRS, wrk, the word list and fortunes; it needs root for that), builds vulnshop, "
-        "and runs `python3 -m eval` (standard library only). It reads the public corpora from "
+        "The full run sends every payload, runs sqlmap at level 3 with and without tamper "
+        "scripts, and 5 x 5 s wrk runs per setup; the short run a few hundred payloads, sqlmap "
+        "at level 1 and 2 x 3 s wrk runs. The command installs what it needs from Debian (nginx "
+        "with ModSecurity v3 and the OWASP CRS, wrk, the word list and fortunes; it needs root "
+        "for that) and sqlmap from PyPI (into `target/sqlmap-venv`), builds vulnshop, and runs "
+        "`python3 -m eval` (standard library only). It reads the public corpora from "
         "`ANTIBODY_CORPORA` (default `../shared/corpora`) and the WAF's start script from "
-        "beside them (`../shared/waf/waf-baseline.sh`).",
+        "beside them (`../shared/waf/waf-baseline.sh`). It exits non-zero when a run misses a "
+        "target of `eval/gate.py`: every effective attack (corpus payload, probe, second-order "
+        "payload in strict mode) blocked by Antibody, no benign input blocked, sqlmap finding "
+        "every target with the agent off and none through Antibody, and every payload class "
+        "effective somewhere (else the harness is broken). `scripts/test` (and so CI) runs the short version.",
         "",
         "## Headline",
         "",
@@ -394,11 +512,22 @@ def write(path: Path, results: dict, args: argparse.Namespace) -> None:
         fp_total.update({k: row.get(k, 0) for k in ("sent", "antibody", "waf")})
     lines.append(f"- Benign inputs: {fp_total['sent']} requests; wrongly blocked: Antibody "
                  f"{fp_total['antibody']}, the WAF {_pct(fp_total['waf'], fp_total['sent'])}.")
+    phase = results.get("sqlmap") or {}
+    if "runs" in phase:
+        each = len(phase["runs"]) // len(SYSTEM_LABELS)
+        lines.append(f"- sqlmap ({sqlmap_plan(phase)}; {len(sqlmap.TARGETS)} targets): it found "
+                     f"an injection point in {len(sqlmap_found_in(phase, 'off'))} of {each} runs "
+                     f"with the agent off, {len(sqlmap_found_in(phase, 'protect'))} through "
+                     f"Antibody, {len(sqlmap_found_in(phase, 'waf'))} through the WAF.")
     lines.append(f"- Cost on `{overhead_target()}`: protect mode serves "
                  f"{cost['protect']['rps'] / cost['off']['rps']:.2f}x the requests/s of the "
                  f"agent off, the WAF {cost['waf']['rps'] / cost['off']['rps']:.2f}x; vulnshop's "
                  f"peak memory is {_mib(cost['off']['peak_rss_kib'])} with the agent off and "
                  f"{_mib(cost['protect']['peak_rss_kib'])} in protect mode.")
+    missed = results.get("missed_targets")
+    if missed is not None:
+        lines.append("- The gate's targets (above): " + (
+            "all met." if not missed else "**missed**: " + "; ".join(missed) + "."))
     lines += [
         "",
         "## The systems",
@@ -430,6 +559,8 @@ def write(path: Path, results: dict, args: argparse.Namespace) -> None:
     ]
     for name, value in v.items():
         lines.append(f"| {name} | {value} |")
+    if phase.get("version"):
+        lines.append(f"| sqlmap | {phase['version']} (PyPI) |")
     lines += [
         "",
         "## Attacks",
@@ -505,6 +636,8 @@ def write(path: Path, results: dict, args: argparse.Namespace) -> None:
         "",
     ]
     lines += second_order_lines(results["second_order"])
+    if phase:
+        lines += ["## sqlmap", "", *sqlmap_lines(phase)]
     lines += [
         "## False positives",
         "",

@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import tempfile
 import traceback
 from collections import Counter
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Callable
 
 from . import sqlshape
 from .client import Answer, Client
-from .shop import Vulnshop, Waf
+from .shop import Vulnshop, Waf, copy_binary
 
 # What each attacked parameter is: method, path, the field, and the other fields sent.
 PARAMS = {
@@ -137,6 +138,41 @@ class Behind(System):
         if self.waf is not None:
             self.waf.stop()
         self.shop.stop()
+
+
+# Each request's limit: a payload that makes SQLite work longer counts as a timeout.
+TIMEOUT = 10.0
+
+
+class Setup:
+    """A work folder, a copy of vulnshop the unprivileged user can run, and a factory for each
+    system: called with a name (its folders' prefix), it returns what starts a fresh one."""
+
+    def __init__(self, binary: Path, waf_script: Path | None):
+        self.work = Path(tempfile.mkdtemp(prefix="antibody-eval-"))
+        os.chmod(self.work, 0o755)
+        self.binary = copy_binary(binary, self.work)
+        self.waf_script = waf_script
+
+    def off(self, name: str) -> Callable[[], System]:
+        return lambda: System(Vulnshop(self.binary, self.work, name,
+                                       {"ANTIBODY_MODE": "off"}, timeout=TIMEOUT))
+
+    def agent(self, name: str, strict: bool = False) -> Callable[[], System]:
+        """Protect mode after the learning period, as the agent runs in production."""
+        env = {"ANTIBODY_MODE": "protect", "ANTIBODY_STRICT": "true" if strict else "false"}
+        return lambda: Agent(Vulnshop(self.binary, self.work, name, env, timeout=TIMEOUT))
+
+    def untaught(self, name: str) -> Callable[[], System]:
+        """Protect mode from the first request, before any learning: what correlation alone
+        stops."""
+        return lambda: System(Vulnshop(self.binary, self.work, name,
+                                       {"ANTIBODY_MODE": "protect"}, timeout=TIMEOUT))
+
+    def waf(self, name: str) -> Callable[[], System]:
+        assert self.waf_script is not None
+        return lambda: Behind(Vulnshop(self.binary, self.work, name, {"ANTIBODY_MODE": "off"},
+                                       timeout=TIMEOUT), self.waf_script, self.work / name)
 
 
 def vulnerable_lines(lines: list[dict]) -> list[dict]:
