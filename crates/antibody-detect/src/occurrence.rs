@@ -208,6 +208,44 @@ impl<'a> Needle<'a> {
     }
 }
 
+/// The bytes a haystack holds, to rule needles out before searching for them.
+pub(crate) struct ByteSet([bool; 256]);
+
+impl ByteSet {
+    pub(crate) fn of(haystack: &str) -> Self {
+        let mut present = [false; 256];
+        for &byte in haystack.as_bytes() {
+            present[usize::from(byte)] = true;
+        }
+        ByteSet(present)
+    }
+
+    /// Whether `needle` may occur in the haystack, verbatim or escaped: escaping only adds
+    /// bytes, so every byte of the needle must be there. Looks at the first 32 bytes, which
+    /// rule out almost every needle that cannot occur.
+    pub(crate) fn may_hold(&self, needle: &str) -> bool {
+        needle
+            .bytes()
+            .take(32)
+            .all(|byte| self.0[usize::from(byte)])
+    }
+
+    /// Whether neither `needle` nor what follows its last quote or backslash can occur: a
+    /// byte after that last quote, missing from the haystack, rules out both. Looks at the
+    /// last 32 bytes; most inputs are dismissed by their last byte or two.
+    pub(crate) fn rules_out_with_tail(&self, needle: &str) -> bool {
+        for &byte in needle.as_bytes().iter().rev().take(32) {
+            if matches!(byte, b'\'' | b'"' | b'\\' | b'`') {
+                return false;
+            }
+            if !self.0[usize::from(byte)] {
+                return true;
+            }
+        }
+        false
+    }
+}
+
 /// Calls `visit` with each span of `haystack` where `needle` occurs, verbatim first, then
 /// in each escaped form that differs from it; stops when `visit` breaks.
 pub(crate) fn each_occurrence<B>(
@@ -235,6 +273,20 @@ pub(crate) fn occurs(haystack: &str, needle: Needle<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_needle_with_a_byte_the_haystack_lacks_cannot_occur_in_any_form() {
+        let haystack = r"SELECT * FROM t WHERE name = 'O\'Brien' AND note = 'it''s'";
+        let bytes = ByteSet::of(haystack);
+        for needle in ["O'Brien", "it's", "Brien", "name", "SELECT *"] {
+            assert!(bytes.may_hold(needle), "{needle}");
+            assert!(occurs(haystack, Needle::new(needle)), "{needle}");
+        }
+        for needle in ["Mozilla/5.0", "o'brien", "x", "tab\t"] {
+            assert!(!bytes.may_hold(needle), "{needle}");
+            assert!(!occurs(haystack, Needle::new(needle)), "{needle}");
+        }
+    }
 
     fn spans<'h>(haystack: &'h str, needle: &str) -> Vec<&'h str> {
         let mut found = Vec::new();

@@ -210,7 +210,10 @@ impl RequestContext {
 
     /// The request's inputs, borrowed for the detectors.
     pub fn inputs(&self) -> Vec<Input<'_>> {
-        self.request_inputs().collect()
+        let body = self.body_inputs.get().map_or(0, Vec::len);
+        let mut inputs = Vec::with_capacity(self.inputs.len() + body);
+        inputs.extend(self.request_inputs());
+        inputs
     }
 
     /// The request's inputs, one by one.

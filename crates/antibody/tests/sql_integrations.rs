@@ -488,7 +488,11 @@ async fn sqlx_walks_the_stack_once_per_statement_shape_and_route() {
     let app = deleting_app(&fixture.agent, Arc::clone(&products), Arc::clone(&line));
 
     for n in 0..40 {
-        let name = if n % 2 == 0 { format!("nothing {n}") } else { "x".to_owned() };
+        let name = if n % 2 == 0 {
+            format!("nothing {n}")
+        } else {
+            "x".to_owned()
+        };
         let (status, _) = get_products(app.clone(), &name).await;
         assert_eq!(status, StatusCode::OK, "{name}");
     }

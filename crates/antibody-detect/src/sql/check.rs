@@ -10,7 +10,7 @@ use super::lexer::lex;
 use super::shape::{Lists, is_sign, is_sort_element, is_value_part};
 use super::token::{Token, TokenKind};
 use crate::input::Input;
-use crate::occurrence::{Needle, each_occurrence, occurs};
+use crate::occurrence::{ByteSet, Needle, each_occurrence, occurs};
 
 /// The most tokens an [`Evidence`] keeps; an occurrence spanning more is still judged on all.
 const EVIDENCE_TOKENS: usize = 32;
@@ -248,19 +248,25 @@ impl SqlDetector {
     /// The part of `input` to look for in `sql`, when the input is judged at all: its value
     /// without surrounding whitespace (applications often trim), two characters or more,
     /// and not the whole statement where that is allowed.
-    fn needle<'a>(self, sql: &str, input: &Input<'a>) -> Option<Needle<'a>> {
+    fn needle_text<'a>(self, sql: &str, input: &Input<'a>) -> Option<&'a str> {
         let value = trimmed(input.value);
         let whole_statement = self.allow_whole_query_inputs && value == sql.trim();
-        (has_two_characters(value) && !whole_statement).then(|| Needle::new(value))
+        (has_two_characters(value) && !whole_statement).then_some(value)
     }
 
     /// The index of the first input that occurs in `sql` in any form: judging starts there,
     /// since the inputs before it were already searched for in vain.
     fn first_occurring(self, sql: &str, inputs: &[Input<'_>]) -> Option<usize> {
+        // Most inputs (headers, cookies) hold a byte the statement lacks: one pass over the
+        // statement lets each of them be dismissed without a search.
+        let bytes = ByteSet::of(sql);
+        let found = |text: &str| bytes.may_hold(text) && occurs(sql, Needle::new(text));
         inputs.iter().position(|input| {
-            self.needle(sql, input).is_some_and(|needle| {
-                occurs(sql, needle)
-                    || escape_tail(needle).is_some_and(|tail| occurs(sql, Needle::new(tail)))
+            self.needle_text(sql, input).is_some_and(|text| {
+                !bytes.rules_out_with_tail(text) && {
+                    let needle = Needle::new(text);
+                    found(text) || escape_tail(needle).is_some_and(found)
+                }
             })
         })
     }
@@ -276,10 +282,15 @@ impl SqlDetector {
         // Only an occurrence that spans several tokens, or one name, asks which list it is
         // in: most occurrences sit inside one literal and never do.
         let lists = Lists::new(sql, tokens);
+        let bytes = ByteSet::of(sql);
         for input in &inputs[first..] {
-            let Some(needle) = self.needle(sql, input) else {
+            let Some(text) = self.needle_text(sql, input) else {
                 continue;
             };
+            if bytes.rules_out_with_tail(text) {
+                continue;
+            }
+            let needle = Needle::new(text);
             // An input that also stands as data somewhere put its lone-name occurrences there
             // by coincidence (`name` in the select list and in `ORDER BY name`).
             let (mut as_data, mut as_name) = (false, None);
