@@ -24,7 +24,7 @@ from .runner import PARAMS, Setup, run_parallel
 SHORT = {"payloads": 300, "second_order": 20, "words": 200, "fortunes": 50,
          "benign_each": 100, "runs": 2, "seconds": 3}
 FULL = {"payloads": None, "second_order": 100, "words": None, "fortunes": None,
-        "benign_each": None, "runs": 5, "seconds": 5}
+        "benign_each": None, "runs": 9, "seconds": 4}
 SEED = "antibody-evaluation"
 
 

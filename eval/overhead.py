@@ -8,6 +8,7 @@ import re
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from .client import USER_AGENT
@@ -17,6 +18,7 @@ from .shop import Vulnshop, Waf
 SETUPS = ("off", "monitor", "protect", "waf")
 TARGET = "/product?id=1"
 CONNECTIONS = 8
+SETTLE_SECONDS = 12
 SHOP_CPU = 0
 WRK_CPU = 1
 
@@ -25,6 +27,17 @@ def wrk_command(port: int, seconds: int) -> list[str]:
     return ["taskset", "-c", str(WRK_CPU), "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s",
             "--latency", "-H", "Host: localhost", "-H", f"User-Agent: {USER_AGENT}",
             f"http://127.0.0.1:{port}{TARGET}"]
+
+
+def _steal_ticks() -> int:
+    """Steal time of all processors so far (the 8th value of /proc/stat's cpu line)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    return int(fields[8]) if len(fields) > 8 else 0
+
+
+def _median_of(values) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
 
 
 def _duration_ms(text: str) -> float:
@@ -37,9 +50,11 @@ def parse_wrk(output: str) -> dict:
     rps = float(re.search(r"Requests/sec:\s*([\d.]+)", output).group(1))
     p50 = _duration_ms(re.search(r"^\s*50%\s+(\S+)", output, re.M).group(1))
     p99 = _duration_ms(re.search(r"^\s*99%\s+(\S+)", output, re.M).group(1))
+    requests = re.search(r"(\d+) requests in", output)
     bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", output)
     errors = re.search(r"Socket errors:.*", output)
     return {"rps": rps, "p50": p50, "p99": p99, "non2xx": int(bad.group(1)) if bad else 0,
+            "requests": int(requests.group(1)) if requests else 0,
             "socket_errors": errors.group(0) if errors else ""}
 
 
@@ -80,17 +95,27 @@ def measure(binary: Path, work: Path, waf_script: Path, runs: int, seconds: int)
         for name in SETUPS:
             subprocess.run(wrk_command(ports[name], 1), check=True, capture_output=True)
         load_before = os.getloadavg()
+        steal_before = _steal_ticks()
         for round_number in range(runs):
             order = SETUPS[round_number % len(SETUPS):] + SETUPS[:round_number % len(SETUPS)]
             for name in order:
+                cpu_before = shops[name].cpu_seconds()
                 done = subprocess.run(wrk_command(ports[name], seconds), check=True,
                                       capture_output=True, text=True)
+                cpu_after = shops[name].cpu_seconds()
                 result = parse_wrk(done.stdout)
+                result["round"] = round_number
+                if cpu_before is not None and cpu_after is not None and result["requests"]:
+                    result["cpu_us"] = (cpu_after - cpu_before) * 1e6 / result["requests"]
                 samples[name].append(result)
                 print(f"  overhead {name} run {round_number + 1}: {result['rps']:.0f} req/s",
                       file=sys.stderr, flush=True)
         load_after = os.getloadavg()
+        steal = _steal_ticks() - steal_before
         peaks = {name: shop.peak_rss_kib() for name, shop in shops.items()}
+        # The agent lets its symbol tables go after ten idle seconds: what it holds after.
+        time.sleep(SETTLE_SECONDS)
+        settled = {name: shop.rss_kib() for name, shop in shops.items()}
         nginx_peak = max((_peak_kib(pid) or 0 for pid in waf.nginx_pids()[1:]), default=0)
     finally:
         if waf is not None:
@@ -107,10 +132,18 @@ def measure(binary: Path, work: Path, waf_script: Path, runs: int, seconds: int)
             "non2xx": sum(r["non2xx"] for r in runs_of),
             "runs": [r["rps"] for r in runs_of],
             "peak_rss_kib": peaks[name],
+            "settled_rss_kib": settled[name],
+            "cpu_us": _median_of(r.get("cpu_us") for r in runs_of),
+            # Each run against the off run of its own round: drift cancels out.
+            "round_ratio": _median_of(
+                r["rps"] / samples["off"][r["round"]]["rps"] for r in runs_of),
         }
     summary["nginx_worker_peak_rss_kib"] = nginx_peak
     # Others may share the machine: the load average says how quiet it was.
     summary["load"] = {"before": load_before[0], "after": load_after[0]}
+    # Time the hypervisor gave the machine's processors to others, a share of all of it.
+    elapsed_ticks = runs * len(SETUPS) * seconds * os.sysconf("SC_CLK_TCK") * os.cpu_count()
+    summary["steal"] = steal / elapsed_ticks if elapsed_ticks else 0.0
     summary["command"] = " ".join(
         part if " " not in part else f"'{part}'" for part in wrk_command(0, seconds)
     ).replace("127.0.0.1:0", "127.0.0.1:PORT")

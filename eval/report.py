@@ -425,15 +425,25 @@ def fp_lines(fps: dict) -> list[str]:
 
 def overhead_lines(cost: dict) -> list[str]:
     base = cost["off"]
-    out = ["| setup | requests/s | vs off | p50 latency | p99 latency | vulnshop peak RSS |",
-           "|---|--:|--:|--:|--:|--:|"]
+    out = ["| setup | requests/s | vs off | vs off, per round | vulnshop CPU per request "
+           "| p50 latency | p99 latency | vulnshop peak RSS | RSS after 12 s idle |",
+           "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
     names = {"off": "agent off", "monitor": "monitor", "protect": "protect",
              "waf": "agent off, behind the WAF"}
     for name in ("off", "monitor", "protect", "waf"):
         r = cost[name]
-        rss = f"{r['peak_rss_kib'] / 1024:.1f} MiB" if r["peak_rss_kib"] else "?"
-        out.append(f"| {names[name]} | {r['rps']:.0f} | {r['rps'] / base['rps']:.2f} "
-                   f"| {r['p50']:.2f} ms | {r['p99']:.2f} ms | {rss} |")
+        cpu = f"{r['cpu_us']:.1f} µs" if r.get("cpu_us") is not None else "?"
+        per_round = f"{r['round_ratio']:.3f}" if r.get("round_ratio") is not None else "?"
+        out.append(f"| {names[name]} | {r['rps']:.0f} | {r['rps'] / base['rps']:.3f} "
+                   f"| {per_round} | {cpu} | {r['p50']:.2f} ms | {r['p99']:.2f} ms "
+                   f"| {_mib(r['peak_rss_kib'])} | {_mib(r.get('settled_rss_kib'))} |")
+    out.append("")
+    out.append("\"vs off, per round\" is the median of each run's requests/s over the off run of the "
+               "same round, so that drift on a shared machine cancels out. CPU per request is the "
+               "user and system time vulnshop used during a run over the requests it answered "
+               "(behind the WAF, nginx's own time is not counted). The agent lets its symbol "
+               "tables go after ten idle seconds; the last column is vulnshop's resident memory "
+               "twelve seconds after the runs.")
     out.append("")
     bad = {name: cost[name]["non2xx"] for name in ("off", "monitor", "protect", "waf")
            if cost[name]["non2xx"]}
@@ -446,6 +456,9 @@ def overhead_lines(cost: dict) -> list[str]:
     if "load" in cost:
         out.append(f"Load average (1 min) before the runs: {cost['load']['before']:.2f}, after: "
                    f"{cost['load']['after']:.2f}; the machine is shared, so runs vary.")
+    if "steal" in cost:
+        out.append(f"The hypervisor took {cost['steal']:.1%} of the processors' time during the "
+                   "runs (steal time in /proc/stat).")
     if cost.get("nginx_worker_peak_rss_kib"):
         out.append(f"The nginx worker (with ModSecurity and the CRS loaded) peaked at "
                    f"{cost['nginx_worker_peak_rss_kib'] / 1024:.1f} MiB, on top of vulnshop's.")
@@ -476,7 +489,7 @@ def write(path: Path, results: dict, args: argparse.Namespace) -> None:
         "```",
         "",
         "The full run sends every payload, runs sqlmap at level 3 with and without tamper "
-        "scripts, and 5 x 5 s wrk runs per setup; the short run a few hundred payloads, sqlmap "
+        "scripts, and 9 x 4 s wrk runs per setup; the short run a few hundred payloads, sqlmap "
         "at level 1 and 2 x 3 s wrk runs. The command installs what it needs from Debian (nginx "
         "with ModSecurity v3 and the OWASP CRS, wrk, the word list and fortunes; it needs root "
         "for that) and sqlmap from PyPI (into `target/sqlmap-venv`), builds vulnshop, and runs "
@@ -519,11 +532,18 @@ def write(path: Path, results: dict, args: argparse.Namespace) -> None:
                      f"an injection point in {len(sqlmap_found_in(phase, 'off'))} of {each} runs "
                      f"with the agent off, {len(sqlmap_found_in(phase, 'protect'))} through "
                      f"Antibody, {len(sqlmap_found_in(phase, 'waf'))} through the WAF.")
-    lines.append(f"- Cost on `{overhead_target()}`: protect mode serves "
-                 f"{cost['protect']['rps'] / cost['off']['rps']:.2f}x the requests/s of the "
-                 f"agent off, the WAF {cost['waf']['rps'] / cost['off']['rps']:.2f}x; vulnshop's "
-                 f"peak memory is {_mib(cost['off']['peak_rss_kib'])} with the agent off and "
-                 f"{_mib(cost['protect']['peak_rss_kib'])} in protect mode.")
+    per_round = cost["protect"].get("round_ratio")
+    cpu_off, cpu_protect = cost["off"].get("cpu_us"), cost["protect"].get("cpu_us")
+    lines.append(
+        f"- Cost on `{overhead_target()}`: protect mode serves "
+        f"{cost['protect']['rps'] / cost['off']['rps']:.2f}x the requests/s of the agent off"
+        + (f" ({per_round:.2f}x as the median of each round's ratio)" if per_round else "")
+        + (f", using {cpu_protect / cpu_off:.2f}x the CPU time per request"
+           if cpu_off and cpu_protect else "")
+        + f"; the WAF {cost['waf']['rps'] / cost['off']['rps']:.2f}x the requests/s. "
+        f"vulnshop's peak memory is {_mib(cost['off']['peak_rss_kib'])} with the agent off and "
+        f"{_mib(cost['protect']['peak_rss_kib'])} in protect mode, "
+        f"{_mib(cost['protect'].get('settled_rss_kib'))} once idle.")
     missed = results.get("missed_targets")
     if missed is not None:
         lines.append("- The gate's targets (above): " + (

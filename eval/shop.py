@@ -177,15 +177,33 @@ class Vulnshop:
 
     def peak_rss_kib(self) -> int | None:
         """VmHWM of the vulnshop process (the child of setpriv/taskset, which exec it)."""
+        return self._status_kib("VmHWM:")
+
+    def rss_kib(self) -> int | None:
+        """VmRSS of the vulnshop process: what it holds now."""
+        return self._status_kib("VmRSS:")
+
+    def _status_kib(self, field: str) -> int | None:
         if self.process is None:
             return None
         try:
             for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
+                if line.startswith(field):
                     return int(line.split()[1])
         except OSError:
             return None
         return None
+
+    def cpu_seconds(self) -> float | None:
+        """User and system CPU time the vulnshop process has used, in seconds."""
+        if self.process is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        # utime and stime are the 14th and 15th fields, counted from the pid.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Waf:
