@@ -2,11 +2,13 @@
 //! integration pays for it on every statement.
 //!
 //! - `cached`: the statement has no request input in it and the site already judged the same
-//!   text benign, so the check ends at the benign cache without lexing.
+//!   text harmless, so the check ends at the site memo without lexing.
 //! - `uncached`: a request input occurs in the statement (as data), so every call lexes,
 //!   fingerprints and consults the learned model.
-//! - `stack_site`: the call-site lookup a library integration (sqlx) pays, by stack walk on
-//!   an already-seen stack.
+//! - `through_library`: `cached`, for an integration a library calls (sqlx): the site is
+//!   remembered for the statement's shape in the request's route, so nothing is walked.
+//! - `stack_site`: the stack walk such an integration pays when a shape is new to a route,
+//!   on an already-symbolised stack.
 #![allow(missing_docs)]
 
 use std::hint::black_box;
@@ -79,6 +81,18 @@ fn sink(c: &mut Criterion) {
             b.iter(|| {
                 let site = site();
                 black_box(agent.check_sql(Dialect::Sqlite, black_box(with_input), &site))
+            });
+        });
+        for _ in 0..3 {
+            agent
+                .check_sql_called_through_library(Dialect::Sqlite, benign)
+                .expect("benign");
+        }
+        group.bench_function("through_library", |b| {
+            b.iter(|| {
+                black_box(
+                    agent.check_sql_called_through_library(Dialect::Sqlite, black_box(benign)),
+                )
             });
         });
         group.bench_function("stack_site", |b| b.iter(|| black_box(agent.stack_site())));
