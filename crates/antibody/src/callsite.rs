@@ -289,7 +289,7 @@ pub(crate) struct ShapeKey {
 /// walk of its own, so what is reported and learned as new is named exactly.
 #[derive(Debug, Default)]
 pub(crate) struct SiteMemo {
-    entries: RwLock<HashMap<ShapeKey, CallSite>>,
+    entries: RwLock<HashMap<ShapeKey, CallSite, foldhash::fast::RandomState>>,
     hasher: foldhash::fast::RandomState,
 }
 
@@ -310,6 +310,12 @@ impl SiteMemo {
             shape: structure,
             by_text: false,
         }
+    }
+
+    pub(crate) fn contains(&self, key: ShapeKey) -> bool {
+        self.entries
+            .read()
+            .is_ok_and(|entries| entries.contains_key(&key))
     }
 
     pub(crate) fn get(&self, key: ShapeKey) -> Option<CallSite> {

@@ -6,6 +6,7 @@
 //! [`RequestContext`] current around the handler and around the polling of the response
 //! body, and answers 403 when a sink blocked, whatever the handler did with the error.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -18,7 +19,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams};
 use axum::http::header::{ACCEPT, CONTENT_TYPE, COOKIE, FORWARDED, HeaderName, HeaderValue};
 use axum::http::request::Parts;
-use axum::http::{Request, Response, StatusCode};
+use axum::http::{HeaderMap, Request, Response, StatusCode};
 use bytes::{Bytes, BytesMut};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt;
@@ -107,8 +108,10 @@ where
                     .map(|response| response.map(Body::new));
             }
             let (mut parts, body) = request.into_parts();
-            let captured = capture_body(&parts, body, agent.config().body_cap).await;
-            let context = Arc::new(request_context(&agent, &mut parts, captured.inputs()).await);
+            let headers = HeaderSummary::of(&parts.headers);
+            let captured = capture_body(headers.body, body, agent.config().body_cap).await;
+            let context =
+                Arc::new(request_context(&agent, &mut parts, &headers, captured.inputs()).await);
             let body = captured.into_replay(&context, &agent);
             let request = Request::from_parts(parts, body);
             let response = RequestContext::scope(Arc::clone(&context), inner.call(request)).await?;
@@ -154,8 +157,40 @@ enum BodyFormat {
     Json,
 }
 
-fn body_format(parts: &Parts) -> Option<BodyFormat> {
-    let content_type = parts.headers.get(CONTENT_TYPE)?.to_str().ok()?;
+/// What the layer needs to know of the headers, read in one pass.
+struct HeaderSummary {
+    /// How the body is read, from the first `Content-Type`.
+    body: Option<BodyFormat>,
+    /// Whether a 403 is answered in JSON, from the first `Accept`.
+    wants_json: bool,
+    /// The bytes of every name and value.
+    text_bytes: usize,
+}
+
+impl HeaderSummary {
+    fn of(headers: &HeaderMap) -> Self {
+        let mut summary = HeaderSummary {
+            body: None,
+            wants_json: false,
+            text_bytes: 0,
+        };
+        let (mut content_type, mut accept) = (false, false);
+        for (name, value) in headers {
+            summary.text_bytes += name.as_str().len() + value.len();
+            if name == CONTENT_TYPE && !content_type {
+                content_type = true;
+                summary.body = body_format(value);
+            } else if name == ACCEPT && !accept {
+                accept = true;
+                summary.wants_json = accepts_json(value);
+            }
+        }
+        summary
+    }
+}
+
+fn body_format(content_type: &HeaderValue) -> Option<BodyFormat> {
+    let content_type = content_type.to_str().ok()?;
     let essence = content_type.split(';').next()?.trim().to_ascii_lowercase();
     if essence == "application/x-www-form-urlencoded" {
         Some(BodyFormat::Form)
@@ -227,8 +262,8 @@ fn body_inputs(format: BodyFormat, bytes: &[u8]) -> Vec<RequestInput> {
 
 /// Reads up to `cap` bytes of a form or JSON body before the handler runs; other bodies are
 /// left unread.
-async fn capture_body(parts: &Parts, mut body: Body, cap: usize) -> CapturedBody {
-    let Some(format) = body_format(parts) else {
+async fn capture_body(format: Option<BodyFormat>, mut body: Body, cap: usize) -> CapturedBody {
+    let Some(format) = format else {
         return CapturedBody {
             format: None,
             prefix: Bytes::new(),
@@ -303,8 +338,41 @@ impl Tee {
     }
 }
 
+/// The `name=value` pairs of a query string or a form body, decoded: `+` is a space, `%XX`
+/// a byte, and what is not UTF-8 becomes U+FFFD. A part with nothing to decode is borrowed.
+fn form_pairs(bytes: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    bytes
+        .split(|&byte| byte == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = match pair.iter().position(|&byte| byte == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &[][..]),
+            };
+            (form_decode(name), form_decode(value))
+        })
+}
+
+fn form_decode(bytes: &[u8]) -> Cow<'_, str> {
+    if !bytes.iter().any(|&byte| byte == b'%' || byte == b'+') {
+        return match std::str::from_utf8(bytes) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(bytes),
+        };
+    }
+    let spaced: Vec<u8> = bytes
+        .iter()
+        .map(|&byte| if byte == b'+' { b' ' } else { byte })
+        .collect();
+    let decoded: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
+    match String::from_utf8(decoded) {
+        Ok(text) => Cow::Owned(text),
+        Err(error) => Cow::Owned(String::from_utf8_lossy(error.as_bytes()).into_owned()),
+    }
+}
+
 fn form_inputs(bytes: &[u8], source: Source) -> Vec<RequestInput> {
-    form_urlencoded::parse(bytes)
+    form_pairs(bytes)
         .take(MAX_INPUTS)
         .map(|(name, value)| RequestInput {
             source,
@@ -373,6 +441,7 @@ fn json_leaves(
 async fn request_context(
     agent: &Agent,
     parts: &mut Parts,
+    headers: &HeaderSummary,
     body_inputs: Vec<RequestInput>,
 ) -> RequestContext {
     let params = RawPathParams::from_request_parts(parts, &()).await.ok();
@@ -389,11 +458,7 @@ async fn request_context(
             .flatten()
             .map(|(n, v)| n.len() + v.len())
             .sum::<usize>()
-        + parts
-            .headers
-            .iter()
-            .map(|(name, value)| name.as_str().len() + value.len())
-            .sum::<usize>()
+        + headers.text_bytes
         + body_inputs
             .iter()
             .map(|input| input.name.len() + input.value.len())
@@ -405,12 +470,12 @@ async fn request_context(
         + body_inputs.len();
     let mut context = RequestContext::builder(parts.method.as_str(), parts.uri.path())
         .client_ip(client_ip(agent, parts))
-        .json_answers(wants_json(parts));
+        .json_answers(headers.wants_json);
     context.reserve(text_bytes, inputs);
     if let Some(route) = route {
         context = context.route(route);
     }
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+    for (name, value) in form_pairs(query.as_bytes()) {
         if context.is_full() {
             break;
         }
@@ -435,15 +500,11 @@ async fn request_context(
     context.build()
 }
 
-/// Whether the client asked for JSON rather than a page.
-fn wants_json(parts: &Parts) -> bool {
-    parts
-        .headers
-        .get(ACCEPT)
-        .and_then(|accept| accept.to_str().ok())
-        .is_some_and(|accept| {
-            accept.contains("json") && !accept.trim_start().starts_with("text/html")
-        })
+/// Whether an `Accept` header asks for JSON rather than a page.
+fn accepts_json(accept: &HeaderValue) -> bool {
+    accept.to_str().is_ok_and(|accept| {
+        accept.contains("json") && !accept.trim_start().starts_with("text/html")
+    })
 }
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the last address
@@ -593,5 +654,43 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An encoded form and the pairs it holds.
+    type FormCase = (&'static [u8], &'static [(&'static str, &'static str)]);
+
+    #[test]
+    fn form_pairs_decode_as_browsers_encode() {
+        let cases: [FormCase; 7] = [
+            (b"id=1&name=Ann+Lee", &[("id", "1"), ("name", "Ann Lee")]),
+            (b"q=%27%20OR%201%3D1--", &[("q", "' OR 1=1--")]),
+            (b"a=b=c", &[("a", "b=c")]),
+            (b"&&flag&", &[("flag", "")]),
+            (b"bad=%zz%4", &[("bad", "%zz%4")]),
+            (b"bytes=%ff%fe", &[("bytes", "\u{fffd}\u{fffd}")]),
+            (b"caf%C3%A9=%E2%9C%93", &[("caf\u{e9}", "\u{2713}")]),
+        ];
+        for (encoded, expected) in cases {
+            let pairs: Vec<(String, String)> = form_pairs(encoded)
+                .map(|(name, value)| (name.into_owned(), value.into_owned()))
+                .collect();
+            let expected: Vec<(String, String)> = expected
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect();
+            assert_eq!(pairs, expected, "{}", String::from_utf8_lossy(encoded));
+        }
+    }
+
+    #[test]
+    fn a_plain_pair_is_borrowed_not_copied() {
+        let (name, value) = form_pairs(b"id=42").next().expect("one pair");
+        assert!(matches!(name, Cow::Borrowed("id")));
+        assert!(matches!(value, Cow::Borrowed("42")));
     }
 }

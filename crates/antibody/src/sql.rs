@@ -102,17 +102,20 @@ impl Agent {
             "fault injected into the SQL check"
         );
         let checked = within_budget(statement);
-        let inputs = context.map(RequestContext::inputs).unwrap_or_default();
-        let detector = SqlDetector::new(dialect);
         let memo = &self.inner.sites;
         let scope = source.scope(context.and_then(RequestContext::route_key));
-        // Finding whether an input occurs never lexes; `analyze_from` below lexes once. A text
-        // remembered in this scope was judged harmless and learned: the same verdict again.
-        let first = detector.first_occurrence(checked, &inputs);
-        let settled_key = (!first.is_some()).then(|| memo.text_key(scope, checked));
-        if settled_key.is_some_and(|key| memo.get(key).is_some()) {
+        // A text remembered in this scope was judged harmless and learned there: running the
+        // same text again does the same, whatever the request carries.
+        let text_key = memo.text_key(scope, checked);
+        if memo.contains(text_key) {
             return Ok(());
         }
+        let inputs = context.map(RequestContext::inputs).unwrap_or_default();
+        let detector = SqlDetector::new(dialect);
+        // Finding whether an input occurs never lexes; `analyze_from` below lexes once. Only a
+        // text no input occurs in is remembered: texts that carry values would crowd the memo.
+        let first = detector.first_occurrence(checked, &inputs);
+        let settled_key = (!first.is_some()).then_some(text_key);
         let analysis = detector.analyze_from(checked, &inputs, first);
         let structure_key = SiteMemo::structure_key(scope, analysis.fingerprint.as_u64());
         // An injection's site is always walked for, so its report names the exact line.

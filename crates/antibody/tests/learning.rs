@@ -159,6 +159,29 @@ fn a_site_learns_silently_then_reports_a_structure_it_never_ran() {
 }
 
 #[test]
+fn a_statement_the_line_already_runs_is_harmless_whoever_asks_for_it() {
+    // The line runs this featured-products query on its own, with no input in it.
+    const FEATURED: &str = "SELECT * FROM products WHERE category = 'tea' OR featured = 1";
+    let test = Test::learning_three_calls(Mode::Protect, false);
+    let agent = &test.agent;
+    let run = |inputs: Vec<RequestInput>, sql: &str| check(agent, inputs, sql);
+    for _ in 0..4 {
+        run(vec![], FEATURED).expect("the line's own statement");
+    }
+
+    // An input that spells out the tail of that statement changes nothing it runs.
+    let repeated = query("category", "tea' OR featured = 1");
+    run(vec![repeated.clone()], FEATURED).expect("the same statement, the same effect");
+    assert_eq!(test.events(), []);
+
+    // Its twin that changes the statement is an injection.
+    let widened = "SELECT * FROM products WHERE category = 'tea' OR featured = 1 OR 'a' = 'a'";
+    let attack = query("category", "tea' OR featured = 1 OR 'a' = 'a");
+    run(vec![attack], widened).expect_err("an input that adds structure is blocked");
+    assert_eq!(test.events(), [pair("sql_injection", "blocked")]);
+}
+
+#[test]
 fn only_strict_protect_mode_blocks_an_anomaly() {
     for (mode, strict, blocks) in [
         (Mode::Monitor, false, false),
