@@ -342,15 +342,10 @@ impl SiteSource<'_> {
     }
 }
 
-/// The key of a request route (method and pattern), for the [`SiteMemo`].
+/// The key of a request route (method and pattern), for the [`SiteMemo`]: it lives only as
+/// long as the process, so a fast hash serves.
 pub(crate) fn route_key(method: &str, route: &str) -> u64 {
-    KeyHasher::new()
-        .write(method.as_bytes())
-        .end_part()
-        .write(route.as_bytes())
-        .end_part()
-        .key()
-        .0
+    foldhash::fast::FixedState::default().hash_one((method, route))
 }
 
 /// One application frame.

@@ -37,7 +37,7 @@ pub struct RequestInput {
 /// The most inputs a context keeps; the rest of a request's inputs are ignored.
 pub const MAX_INPUTS: usize = 512;
 
-/// Where one input's name and value are in the context's text.
+/// Where one input's name and value are in an [`InputTable`]'s text.
 #[derive(Clone, Debug)]
 struct InputSpan {
     source: Source,
@@ -45,27 +45,88 @@ struct InputSpan {
     value: Range<usize>,
 }
 
+/// A request's inputs, every name and value in one buffer: two allocations however many
+/// inputs there are.
+#[derive(Debug, Default)]
+pub(crate) struct InputTable {
+    text: String,
+    spans: Vec<InputSpan>,
+}
+
+impl InputTable {
+    /// A table with room for `inputs` inputs whose names and values take `text_bytes`.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn with_capacity(text_bytes: usize, inputs: usize) -> Self {
+        InputTable {
+            text: String::with_capacity(text_bytes),
+            spans: Vec::with_capacity(inputs.min(MAX_INPUTS)),
+        }
+    }
+
+    /// Adds an input; past [`MAX_INPUTS`], inputs are ignored.
+    pub(crate) fn push(&mut self, source: Source, name: &str, value: &str) {
+        if self.is_full() {
+            return;
+        }
+        let name = push_text(&mut self.text, name);
+        let value = push_text(&mut self.text, value);
+        self.spans.push(InputSpan {
+            source,
+            name,
+            value,
+        });
+    }
+
+    /// Whether it holds [`MAX_INPUTS`] inputs.
+    pub(crate) fn is_full(&self) -> bool {
+        self.spans.len() >= MAX_INPUTS
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Input<'_>> {
+        self.spans.iter().map(|span| {
+            Input::new(
+                span.source,
+                &self.text[span.name.clone()],
+                &self.text[span.value.clone()],
+            )
+        })
+    }
+}
+
+/// Appends `text` to `buffer`, answering where it went.
+fn push_text(buffer: &mut String, text: &str) -> Range<usize> {
+    let start = buffer.len();
+    buffer.push_str(text);
+    start..buffer.len()
+}
+
+/// The request line and route, as the context was given them.
+#[derive(Debug)]
+enum Head {
+    /// Built by hand: the method, path and route in one buffer; the inputs came with them.
+    Given {
+        text: String,
+        method: Range<usize>,
+        path: Range<usize>,
+        route: Option<Range<usize>>,
+    },
+    /// Captured by the HTTP layer, which decodes the inputs when a sink first asks for them:
+    /// a request that reaches no sink, or only statements already judged, decodes nothing.
+    #[cfg(feature = "axum")]
+    Http(crate::layer::CapturedRequest),
+}
+
 /// What the agent knows about the request being served.
-///
-/// Every string lives in one buffer: building a context costs two allocations however many
-/// inputs the request has, and it is built for every request.
 #[derive(Debug)]
 pub struct RequestContext {
-    /// The method, the path, the route and every input's name and value, one after another.
-    text: String,
-    method: Range<usize>,
-    path: Range<usize>,
-    route: Option<Range<usize>>,
+    head: Head,
+    inputs: OnceLock<InputTable>,
     /// The method and route, hashed: where sink calls are remembered by their shape.
     route_key: Option<u64>,
     client_ip: Option<IpAddr>,
-    inputs: Vec<InputSpan>,
     /// Inputs of a form or JSON body larger than the capture cap, read as the handler
     /// consumed it; set once, when the body ends.
     body_inputs: OnceLock<Vec<RequestInput>>,
-    // Read by the HTTP layer, when it is built.
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
-    wants_json: bool,
     blocked: OnceLock<EventId>,
     attack_reported: AtomicBool,
 }
@@ -74,11 +135,11 @@ pub struct RequestContext {
 #[derive(Debug)]
 #[must_use]
 pub struct ContextBuilder<'a> {
-    context: RequestContext,
-    // Copied last, so that reserving first is the only allocation of the text.
     method: &'a str,
     path: &'a str,
     route: Option<&'a str>,
+    client_ip: Option<IpAddr>,
+    inputs: InputTable,
 }
 
 impl<'a> ContextBuilder<'a> {
@@ -90,76 +151,59 @@ impl<'a> ContextBuilder<'a> {
 
     /// The client's address.
     pub fn client_ip(mut self, client_ip: Option<IpAddr>) -> Self {
-        self.context.client_ip = client_ip;
+        self.client_ip = client_ip;
         self
     }
 
-    /// Makes room for `inputs` more inputs whose route, names and values take `text_bytes`,
-    /// so that building allocates once.
+    /// Makes room for `inputs` more inputs whose names and values take `text_bytes`, so
+    /// that building allocates once.
     pub fn reserve(&mut self, text_bytes: usize, inputs: usize) -> &mut Self {
-        let request = self.method.len() + self.path.len();
-        self.context.text.reserve(text_bytes + request);
-        self.context.inputs.reserve(inputs.min(MAX_INPUTS));
+        self.inputs.text.reserve(text_bytes);
+        self.inputs.spans.reserve(inputs.min(MAX_INPUTS));
         self
     }
 
     /// Adds an input; past [`MAX_INPUTS`], inputs are ignored.
     pub fn input(&mut self, source: Source, name: &str, value: &str) -> &mut Self {
-        if self.context.inputs.len() < MAX_INPUTS {
-            let name = self.context.push(name);
-            let value = self.context.push(value);
-            self.context.inputs.push(InputSpan {
-                source,
-                name,
-                value,
-            });
-        }
+        self.inputs.push(source, name, value);
         self
     }
 
     /// Whether [`MAX_INPUTS`] inputs were added.
     pub fn is_full(&self) -> bool {
-        self.context.inputs.len() >= MAX_INPUTS
-    }
-
-    #[cfg(feature = "axum")]
-    pub(crate) fn json_answers(mut self, wants_json: bool) -> Self {
-        self.context.wants_json = wants_json;
-        self
+        self.inputs.is_full()
     }
 
     /// The context.
-    pub fn build(mut self) -> RequestContext {
-        let context = &mut self.context;
-        context.method = context.push(self.method);
-        context.path = context.push(self.path);
-        context.route = self.route.map(|route| context.push(route));
-        context.route_key = self.route.map(|route| route_key(self.method, route));
-        self.context
+    pub fn build(self) -> RequestContext {
+        let mut text = String::with_capacity(
+            self.method.len() + self.path.len() + self.route.map_or(0, str::len),
+        );
+        let method = push_text(&mut text, self.method);
+        let path = push_text(&mut text, self.path);
+        let route = self.route.map(|route| push_text(&mut text, route));
+        RequestContext::with_head(
+            Head::Given {
+                text,
+                method,
+                path,
+                route,
+            },
+            self.client_ip,
+            OnceLock::from(self.inputs),
+        )
     }
 }
 
 impl RequestContext {
     /// A builder for a request's context.
     pub fn builder<'a>(method: &'a str, path: &'a str) -> ContextBuilder<'a> {
-        let context = RequestContext {
-            text: String::new(),
-            method: 0..0,
-            path: 0..0,
-            route: None,
-            route_key: None,
-            client_ip: None,
-            inputs: Vec::new(),
-            body_inputs: OnceLock::new(),
-            wants_json: false,
-            blocked: OnceLock::new(),
-            attack_reported: AtomicBool::new(false),
-        };
         ContextBuilder {
-            context,
             method,
             path,
             route: None,
+            client_ip: None,
+            inputs: InputTable::default(),
         }
     }
 
@@ -171,11 +215,10 @@ impl RequestContext {
         client_ip: Option<IpAddr>,
         inputs: Vec<RequestInput>,
     ) -> Self {
-        let text_bytes = route.map_or(0, str::len)
-            + inputs
-                .iter()
-                .map(|input| input.name.len() + input.value.len())
-                .sum::<usize>();
+        let text_bytes = inputs
+            .iter()
+            .map(|input| input.name.len() + input.value.len())
+            .sum::<usize>();
         let mut builder = RequestContext::builder(method, path).client_ip(client_ip);
         builder.reserve(text_bytes, inputs.len());
         if let Some(route) = route {
@@ -187,10 +230,54 @@ impl RequestContext {
         builder.build()
     }
 
-    fn push(&mut self, text: &str) -> Range<usize> {
-        let start = self.text.len();
-        self.text.push_str(text);
-        start..self.text.len()
+    /// The context of a request the HTTP layer captured; its inputs are decoded on first use.
+    #[cfg(feature = "axum")]
+    pub(crate) fn captured(
+        request: crate::layer::CapturedRequest,
+        client_ip: Option<IpAddr>,
+    ) -> Self {
+        RequestContext::with_head(Head::Http(request), client_ip, OnceLock::new())
+    }
+
+    fn with_head(head: Head, client_ip: Option<IpAddr>, inputs: OnceLock<InputTable>) -> Self {
+        let mut context = RequestContext {
+            head,
+            inputs,
+            route_key: None,
+            client_ip,
+            body_inputs: OnceLock::new(),
+            blocked: OnceLock::new(),
+            attack_reported: AtomicBool::new(false),
+        };
+        context.route_key = context
+            .route()
+            .map(|route| route_key(context.method(), route));
+        context
+    }
+
+    fn input_table(&self) -> &InputTable {
+        self.inputs.get_or_init(|| match &self.head {
+            // A context built by hand holds its inputs from the start.
+            Head::Given { .. } => InputTable::default(),
+            #[cfg(feature = "axum")]
+            Head::Http(request) => request.decode(),
+        })
+    }
+
+    fn method(&self) -> &str {
+        match &self.head {
+            Head::Given { text, method, .. } => &text[method.clone()],
+            #[cfg(feature = "axum")]
+            Head::Http(request) => request.method(),
+        }
+    }
+
+    fn path(&self) -> &str {
+        match &self.head {
+            Head::Given { text, path, .. } => &text[path.clone()],
+            #[cfg(feature = "axum")]
+            Head::Http(request) => request.path(),
+        }
     }
 
     /// The context current in this task, if any.
@@ -198,9 +285,12 @@ impl RequestContext {
         CURRENT.try_with(Arc::clone).ok()
     }
 
-    /// Runs `future` with `context` current.
-    pub async fn scope<F: Future>(context: Arc<RequestContext>, future: F) -> F::Output {
-        CURRENT.scope(context, future).await
+    /// `future`, run with `context` current.
+    pub fn scope<F: Future>(
+        context: Arc<RequestContext>,
+        future: F,
+    ) -> tokio::task::futures::TaskLocalFuture<Arc<RequestContext>, F> {
+        CURRENT.scope(context, future)
     }
 
     /// Runs `f` with `context` current.
@@ -210,23 +300,19 @@ impl RequestContext {
 
     /// The request's inputs, borrowed for the detectors.
     pub fn inputs(&self) -> Vec<Input<'_>> {
+        let table = self.input_table();
         let body = self.body_inputs.get().map_or(0, Vec::len);
-        let mut inputs = Vec::with_capacity(self.inputs.len() + body);
+        let mut inputs = Vec::with_capacity(table.spans.len() + body);
         inputs.extend(self.request_inputs());
         inputs
     }
 
     /// The request's inputs, one by one.
     pub fn request_inputs(&self) -> impl Iterator<Item = Input<'_>> {
-        let spans = self.inputs.iter().map(|span| {
-            Input::new(
-                span.source,
-                &self.text[span.name.clone()],
-                &self.text[span.value.clone()],
-            )
-        });
         let body = self.body_inputs.get().into_iter().flatten();
-        spans.chain(body.map(|input| Input::new(input.source, &input.name, &input.value)))
+        self.input_table()
+            .iter()
+            .chain(body.map(|input| Input::new(input.source, &input.name, &input.value)))
     }
 
     /// Adds the inputs of a large body, read as the handler consumed it; they replace any
@@ -250,7 +336,11 @@ impl RequestContext {
 
     /// The matched route pattern.
     pub fn route(&self) -> Option<&str> {
-        self.route.clone().map(|route| &self.text[route])
+        match &self.head {
+            Head::Given { text, route, .. } => route.clone().map(|route| &text[route]),
+            #[cfg(feature = "axum")]
+            Head::Http(request) => request.route(),
+        }
     }
 
     /// The method and route pattern, hashed; `None` without a matched route.
@@ -258,9 +348,13 @@ impl RequestContext {
         self.route_key
     }
 
+    /// Whether the client asked for JSON rather than a page.
     #[cfg(feature = "axum")]
     pub(crate) fn wants_json(&self) -> bool {
-        self.wants_json
+        match &self.head {
+            Head::Given { .. } => false,
+            Head::Http(request) => request.wants_json(),
+        }
     }
 
     /// Records that a sink blocked this request; the first block decides the answer.
@@ -284,8 +378,8 @@ impl RequestContext {
 
     pub(crate) fn report(&self) -> RequestReport {
         RequestReport {
-            method: self.text[self.method.clone()].to_owned(),
-            path: self.text[self.path.clone()].to_owned(),
+            method: self.method().to_owned(),
+            path: self.path().to_owned(),
             route: self.route().map(str::to_owned),
             client_ip: self.client_ip,
         }

@@ -2,9 +2,10 @@
 //! `Request<axum::body::Body>`).
 //!
 //! Add it with `Router::layer(agent.layer())`: inside the router it sees the matched route
-//! and the path parameters. For each request it captures the inputs, makes the
-//! [`RequestContext`] current around the handler and around the polling of the response
-//! body, and answers 403 when a sink blocked, whatever the handler did with the error.
+//! and the path parameters. For each request it keeps what the inputs are decoded from (a
+//! sink decodes them when it first asks), makes the [`RequestContext`] current around the
+//! handler and around the polling of the response body, and answers 403 when a sink
+//! blocked, whatever the handler did with the error.
 
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -19,15 +20,16 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams};
 use axum::http::header::{ACCEPT, CONTENT_TYPE, COOKIE, FORWARDED, HeaderName, HeaderValue};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Request, Response, StatusCode};
+use axum::http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use bytes::{Bytes, BytesMut};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt;
+use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
 use crate::agent::Agent;
 use crate::config::Mode;
-use crate::context::{MAX_INPUTS, RequestContext, RequestInput};
+use crate::context::{InputTable, MAX_INPUTS, RequestContext, RequestInput};
 use crate::event::EventId;
 
 /// The header that carries the id of the event behind a 403.
@@ -46,10 +48,8 @@ impl Agent {
 }
 
 /// The request-context layer, from [`Agent::layer`]. Add it with `Router::layer`, so that it
-/// runs inside routing and sees the matched route and the path parameters. For each request
-/// it captures the inputs, makes the [`RequestContext`] current around the handler and around
-/// the polling of the response body, and answers 403 when a sink blocked, whatever the handler
-/// did with the error.
+/// runs inside routing and sees the matched route and the path parameters. See the
+/// [module documentation](self).
 #[derive(Clone, Debug)]
 pub struct AntibodyLayer {
     agent: Agent,
@@ -87,7 +87,7 @@ where
 {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = BoxFuture<Result<Response<Body>, Infallible>>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -97,30 +97,90 @@ where
         // The clone is ready only after `poll_ready`; the ready one is taken (tower's rule).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        let config = self.agent.config();
+        if config.mode == Mode::Off && config.sink_modes.values().all(|m| *m == Mode::Off) {
+            return ResponseFuture::Passthrough {
+                future: inner.call(request),
+            };
+        }
+        let (mut parts, body) = request.into_parts();
+        let Some(format) = parts.headers.get(CONTENT_TYPE).and_then(body_format) else {
+            // No body to read first: the handler is called at once, with its context.
+            let context = Arc::new(request_context(&self.agent, &mut parts, Vec::new()));
+            let future = inner.call(Request::from_parts(parts, body));
+            return ResponseFuture::Scoped {
+                future: RequestContext::scope(Arc::clone(&context), future),
+                context: Some(context),
+            };
+        };
         let agent = self.agent.clone();
-        Box::pin(async move {
-            if agent.config().mode == Mode::Off
-                && agent.config().sink_modes.values().all(|m| *m == Mode::Off)
-            {
-                return inner
-                    .call(request)
-                    .await
-                    .map(|response| response.map(Body::new));
-            }
-            let (mut parts, body) = request.into_parts();
-            let headers = HeaderSummary::of(&parts.headers);
-            let captured = capture_body(headers.body, body, agent.config().body_cap).await;
-            let context =
-                Arc::new(request_context(&agent, &mut parts, &headers, captured.inputs()).await);
-            let body = captured.into_replay(&context, &agent);
-            let request = Request::from_parts(parts, body);
-            let response = RequestContext::scope(Arc::clone(&context), inner.call(request)).await?;
-            if let Some(event) = context.blocked() {
-                return Ok(blocked_response(event, context.wants_json()));
-            }
-            Ok(response.map(|body| Body::new(ContextBody { body, context })))
-        })
+        ResponseFuture::Reading {
+            future: Box::pin(async move {
+                let captured = capture_body(format, body, agent.config().body_cap).await;
+                let context = Arc::new(request_context(&agent, &mut parts, captured.inputs()));
+                let body = captured.into_replay(&context, &agent);
+                let request = Request::from_parts(parts, body);
+                let response =
+                    RequestContext::scope(Arc::clone(&context), inner.call(request)).await?;
+                Ok(answer(response, context))
+            }),
+        }
     }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`AntibodyService`]'s answer.
+    #[project = ResponseFutureProjection]
+    pub enum ResponseFuture<F> {
+        /// The agent is off: the application's answer as it is.
+        Passthrough { #[pin] future: F },
+        /// The handler, run with its request context current.
+        Scoped {
+            #[pin]
+            future: TaskLocalFuture<Arc<RequestContext>, F>,
+            context: Option<Arc<RequestContext>>,
+        },
+        /// A form or JSON body is read before the handler runs.
+        Reading { future: BoxFuture<Result<Response<Body>, Infallible>> },
+    }
+}
+
+impl<F, ResBody> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, Infallible>>,
+    ResBody: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    ResBody::Error: Into<axum::BoxError>,
+{
+    type Output = Result<Response<Body>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            ResponseFutureProjection::Passthrough { future } => future
+                .poll(cx)
+                .map(|result| result.map(|response| response.map(Body::new))),
+            ResponseFutureProjection::Scoped { future, context } => {
+                let response = std::task::ready!(future.poll(cx))?;
+                let context = context
+                    .take()
+                    .expect("a scoped answer is polled to its end once");
+                Poll::Ready(Ok(answer(response, context)))
+            }
+            ResponseFutureProjection::Reading { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
+/// The application's answer, or the 403 when a sink blocked; a body streamed after the
+/// handler returns is polled with the request context current.
+fn answer<B>(response: Response<B>, context: Arc<RequestContext>) -> Response<Body>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    if let Some(event) = context.blocked() {
+        return blocked_response(event, context.wants_json());
+    }
+    response.map(|body| Body::new(ContextBody { body, context }))
 }
 
 /// The 403 that replaces the application's answer when a sink blocked.
@@ -157,38 +217,6 @@ enum BodyFormat {
     Json,
 }
 
-/// What the layer needs to know of the headers, read in one pass.
-struct HeaderSummary {
-    /// How the body is read, from the first `Content-Type`.
-    body: Option<BodyFormat>,
-    /// Whether a 403 is answered in JSON, from the first `Accept`.
-    wants_json: bool,
-    /// The bytes of every name and value.
-    text_bytes: usize,
-}
-
-impl HeaderSummary {
-    fn of(headers: &HeaderMap) -> Self {
-        let mut summary = HeaderSummary {
-            body: None,
-            wants_json: false,
-            text_bytes: 0,
-        };
-        let (mut content_type, mut accept) = (false, false);
-        for (name, value) in headers {
-            summary.text_bytes += name.as_str().len() + value.len();
-            if name == CONTENT_TYPE && !content_type {
-                content_type = true;
-                summary.body = body_format(value);
-            } else if name == ACCEPT && !accept {
-                accept = true;
-                summary.wants_json = accepts_json(value);
-            }
-        }
-        summary
-    }
-}
-
 fn body_format(content_type: &HeaderValue) -> Option<BodyFormat> {
     let content_type = content_type.to_str().ok()?;
     let essence = content_type.split(';').next()?.trim().to_ascii_lowercase();
@@ -207,7 +235,7 @@ const INSPECTION_LIMIT: usize = 16 * 1024 * 1024;
 
 /// What was read of a request body before the handler runs.
 struct CapturedBody {
-    format: Option<BodyFormat>,
+    format: BodyFormat,
     prefix: Bytes,
     held: Vec<Result<Frame<Bytes>, axum::Error>>,
     /// The unread rest, or `None` when the whole body was read.
@@ -218,11 +246,11 @@ impl CapturedBody {
     /// The inputs in what was read: all of them when the body was read whole.
     fn inputs(&self) -> Vec<RequestInput> {
         match self.format {
-            Some(format) if self.rest.is_none() => body_inputs(format, &self.prefix),
+            format if self.rest.is_none() => body_inputs(format, &self.prefix),
             // A form's leading fields are whole except perhaps the last; the rest are
             // inspected when the handler reads them.
-            Some(BodyFormat::Form) => form_inputs(&self.prefix, Source::Form),
-            Some(BodyFormat::Json) | None => Vec::new(),
+            BodyFormat::Form => form_inputs(&self.prefix, Source::Form),
+            BodyFormat::Json => Vec::new(),
         }
     }
 
@@ -230,13 +258,9 @@ impl CapturedBody {
     /// larger than the cap, the rest is also copied as it passes, and its inputs join the
     /// request context when the body ends: padding a body past the cap hides nothing.
     fn into_replay(self, context: &Arc<RequestContext>, agent: &Agent) -> Body {
-        let Some(format) = self.format else {
-            // Nothing was read: the body goes on as it came.
-            return self.rest.unwrap_or_else(Body::empty);
-        };
         let tee = match &self.rest {
             Some(_) => Some(Tee {
-                format,
+                format: self.format,
                 copy: BytesMut::from(&self.prefix[..]),
                 context: Arc::clone(context),
                 agent: agent.clone(),
@@ -260,17 +284,9 @@ fn body_inputs(format: BodyFormat, bytes: &[u8]) -> Vec<RequestInput> {
     }
 }
 
-/// Reads up to `cap` bytes of a form or JSON body before the handler runs; other bodies are
-/// left unread.
-async fn capture_body(format: Option<BodyFormat>, mut body: Body, cap: usize) -> CapturedBody {
-    let Some(format) = format else {
-        return CapturedBody {
-            format: None,
-            prefix: Bytes::new(),
-            held: Vec::new(),
-            rest: Some(body),
-        };
-    };
+/// Reads up to `cap` bytes of a form or JSON body before the handler runs (other bodies are
+/// never read by the layer).
+async fn capture_body(format: BodyFormat, mut body: Body, cap: usize) -> CapturedBody {
     let mut prefix = BytesMut::new();
     let mut held = Vec::new();
     let mut complete = false;
@@ -293,7 +309,7 @@ async fn capture_body(format: Option<BodyFormat>, mut body: Body, cap: usize) ->
     // The frame that reached the cap may have been the last one: the document is then whole.
     complete = complete || (held.iter().all(Result::is_ok) && body.is_end_stream());
     CapturedBody {
-        format: Some(format),
+        format,
         prefix: prefix.freeze(),
         held,
         rest: (!complete).then_some(body),
@@ -438,66 +454,107 @@ fn json_leaves(
     }
 }
 
-async fn request_context(
-    agent: &Agent,
-    parts: &mut Parts,
-    headers: &HeaderSummary,
-    body_inputs: Vec<RequestInput>,
-) -> RequestContext {
-    let params = RawPathParams::from_request_parts(parts, &()).await.ok();
-    let route = parts
-        .extensions
-        .get::<MatchedPath>()
-        .map(MatchedPath::as_str);
-    let query = parts.uri.query().unwrap_or("");
-    // Decoding only shortens the query; every other input is copied as it is.
-    let text_bytes = route.map_or(0, str::len)
-        + query.len()
-        + params
-            .iter()
-            .flatten()
-            .map(|(n, v)| n.len() + v.len())
-            .sum::<usize>()
-        + headers.text_bytes
-        + body_inputs
-            .iter()
-            .map(|input| input.name.len() + input.value.len())
-            .sum::<usize>();
-    let inputs = query.bytes().filter(|&byte| byte == b'&').count()
-        + 1
-        + params.iter().flatten().count()
-        + parts.headers.len()
-        + body_inputs.len();
-    let mut context = RequestContext::builder(parts.method.as_str(), parts.uri.path())
-        .client_ip(client_ip(agent, parts))
-        .json_answers(headers.wants_json);
-    context.reserve(text_bytes, inputs);
-    if let Some(route) = route {
-        context = context.route(route);
+fn request_context(agent: &Agent, parts: &mut Parts, body: Vec<RequestInput>) -> RequestContext {
+    let request = CapturedRequest {
+        method: parts.method.clone(),
+        uri: parts.uri.clone(),
+        route: parts.extensions.get::<MatchedPath>().cloned(),
+        params: path_params(parts),
+        headers: parts.headers.clone(),
+        body,
+    };
+    RequestContext::captured(request, client_ip(agent, parts))
+}
+
+/// The path parameters the router matched. Their extractor is ready at once, so it is polled
+/// once here rather than awaited.
+fn path_params(parts: &mut Parts) -> Option<RawPathParams> {
+    let extraction = RawPathParams::from_request_parts(parts, &());
+    match std::pin::pin!(extraction).poll(&mut Context::from_waker(std::task::Waker::noop())) {
+        Poll::Ready(params) => params.ok(),
+        Poll::Pending => None,
     }
-    for (name, value) in form_pairs(query.as_bytes()) {
-        if context.is_full() {
-            break;
-        }
-        context.input(Source::Query, &name, &value);
+}
+
+/// What the request context keeps of a request: the handler takes the request, and copying
+/// these parts shares their bytes rather than copying them. The inputs are decoded from them
+/// when a sink first asks.
+#[derive(Debug)]
+pub(crate) struct CapturedRequest {
+    method: Method,
+    uri: Uri,
+    route: Option<MatchedPath>,
+    params: Option<RawPathParams>,
+    headers: HeaderMap,
+    /// The inputs of a form or JSON body read before the handler ran.
+    body: Vec<RequestInput>,
+}
+
+impl CapturedRequest {
+    pub(crate) fn method(&self) -> &str {
+        self.method.as_str()
     }
-    for (name, value) in params.iter().flatten() {
-        context.input(Source::Path, name, value);
+
+    pub(crate) fn path(&self) -> &str {
+        self.uri.path()
     }
-    for (name, value) in &parts.headers {
-        let Ok(value) = value.to_str() else { continue };
-        if name == COOKIE {
-            for (name, value) in value.split(';').filter_map(|pair| pair.split_once('=')) {
-                context.input(Source::Cookie, name.trim(), value.trim());
+
+    pub(crate) fn route(&self) -> Option<&str> {
+        self.route.as_ref().map(MatchedPath::as_str)
+    }
+
+    /// Whether the client asked for JSON rather than a page.
+    pub(crate) fn wants_json(&self) -> bool {
+        self.headers.get(ACCEPT).is_some_and(accepts_json)
+    }
+
+    /// The inputs: query parameters, path parameters, headers, cookies and the body's fields.
+    pub(crate) fn decode(&self) -> InputTable {
+        let query = self.uri.query().unwrap_or("");
+        let params = || self.params.iter().flat_map(RawPathParams::iter);
+        // Decoding only shortens the query; every other input is copied as it is.
+        let text_bytes = query.len()
+            + params().map(|(n, v)| n.len() + v.len()).sum::<usize>()
+            + self
+                .headers
+                .iter()
+                .map(|(name, value)| name.as_str().len() + value.len())
+                .sum::<usize>()
+            + self
+                .body
+                .iter()
+                .map(|input| input.name.len() + input.value.len())
+                .sum::<usize>();
+        let count = query.bytes().filter(|&byte| byte == b'&').count()
+            + 1
+            + params().count()
+            + self.headers.len()
+            + self.body.len();
+        let mut table = InputTable::with_capacity(text_bytes, count);
+        for (name, value) in form_pairs(query.as_bytes()) {
+            if table.is_full() {
+                break;
             }
-        } else {
-            context.input(Source::Header, name.as_str(), value);
+            table.push(Source::Query, &name, &value);
         }
+        for (name, value) in params() {
+            table.push(Source::Path, name, value);
+        }
+        for (name, value) in &self.headers {
+            let Ok(value) = value.to_str() else { continue };
+            if name == COOKIE {
+                for (name, value) in value.split(';').filter_map(|pair| pair.split_once('=')) {
+                    table.push(Source::Cookie, name.trim(), value.trim());
+                }
+            } else {
+                table.push(Source::Header, name.as_str(), value);
+            }
+        }
+        for input in &self.body {
+            table.push(input.source, &input.name, &input.value);
+        }
+        table
     }
-    for input in &body_inputs {
-        context.input(input.source, &input.name, &input.value);
-    }
-    context.build()
 }
 
 /// Whether an `Accept` header asks for JSON rather than a page.
