@@ -48,8 +48,10 @@ impl Agent {
 }
 
 /// The request-context layer, from [`Agent::layer`]. Add it with `Router::layer`, so that it
-/// runs inside routing and sees the matched route and the path parameters. See the
-/// [module documentation](self).
+/// runs inside routing and sees the matched route and the path parameters. For each request
+/// it keeps what the inputs are decoded from, makes the [`RequestContext`] current around the
+/// handler and around the polling of the response body, and answers 403 when a sink blocked,
+/// whatever the handler did with the error.
 #[derive(Clone, Debug)]
 pub struct AntibodyLayer {
     agent: Agent,

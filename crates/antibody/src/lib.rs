@@ -49,5 +49,5 @@ pub use context::{
 pub use decision::Blocked;
 pub use event::{Event, EventId, EventKind};
 #[cfg(feature = "axum")]
-pub use layer::{AntibodyLayer, AntibodyService, EVENT_HEADER};
+pub use layer::{AntibodyLayer, AntibodyService, EVENT_HEADER, ResponseFuture};
 pub use sql::CHECK_BUDGET_BYTES;
