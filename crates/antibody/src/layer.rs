@@ -101,22 +101,24 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let config = self.agent.config();
         if config.mode == Mode::Off && config.sink_modes.values().all(|m| *m == Mode::Off) {
-            return ResponseFuture::Passthrough {
+            return Answering::Passthrough {
                 future: inner.call(request),
-            };
+            }
+            .into();
         }
         let (mut parts, body) = request.into_parts();
         let Some(format) = parts.headers.get(CONTENT_TYPE).and_then(body_format) else {
             // No body to read first: the handler is called at once, with its context.
             let context = Arc::new(request_context(&self.agent, &mut parts, Vec::new()));
             let future = inner.call(Request::from_parts(parts, body));
-            return ResponseFuture::Scoped {
+            return Answering::Scoped {
                 future: RequestContext::scope(Arc::clone(&context), future),
                 context: Some(context),
-            };
+            }
+            .into();
         };
         let agent = self.agent.clone();
-        ResponseFuture::Reading {
+        Answering::Reading {
             future: Box::pin(async move {
                 let captured = capture_body(format, body, agent.config().body_cap).await;
                 let context = Arc::new(request_context(&agent, &mut parts, captured.inputs()));
@@ -127,23 +129,38 @@ where
                 Ok(answer(response, context))
             }),
         }
+        .into()
     }
 }
 
 pin_project_lite::pin_project! {
     /// The future of [`AntibodyService`]'s answer.
-    #[project = ResponseFutureProjection]
-    pub enum ResponseFuture<F> {
-        /// The agent is off: the application's answer as it is.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        state: Answering<F>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = AnsweringProjection]
+    enum Answering<F> {
+        // The agent is off: the application's answer as it is.
         Passthrough { #[pin] future: F },
-        /// The handler, run with its request context current.
+        // The handler, run with its request context current.
         Scoped {
             #[pin]
             future: TaskLocalFuture<Arc<RequestContext>, F>,
+            // Taken when the answer is ready.
             context: Option<Arc<RequestContext>>,
         },
-        /// A form or JSON body is read before the handler runs.
+        // A form or JSON body is read before the handler runs.
         Reading { future: BoxFuture<Result<Response<Body>, Infallible>> },
+    }
+}
+
+impl<F> From<Answering<F>> for ResponseFuture<F> {
+    fn from(state: Answering<F>) -> Self {
+        ResponseFuture { state }
     }
 }
 
@@ -156,18 +173,18 @@ where
     type Output = Result<Response<Body>, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            ResponseFutureProjection::Passthrough { future } => future
+        match self.project().state.project() {
+            AnsweringProjection::Passthrough { future } => future
                 .poll(cx)
                 .map(|result| result.map(|response| response.map(Body::new))),
-            ResponseFutureProjection::Scoped { future, context } => {
+            AnsweringProjection::Scoped { future, context } => {
                 let response = std::task::ready!(future.poll(cx))?;
                 let context = context
                     .take()
                     .expect("a scoped answer is polled to its end once");
                 Poll::Ready(Ok(answer(response, context)))
             }
-            ResponseFutureProjection::Reading { future } => future.as_mut().poll(cx),
+            AnsweringProjection::Reading { future } => future.as_mut().poll(cx),
         }
     }
 }
