@@ -22,9 +22,9 @@ from . import corpora, gate, overhead, report, sqlmap, sqlshape
 from .runner import PARAMS, Setup, run_parallel
 
 SHORT = {"payloads": 300, "second_order": 20, "words": 200, "fortunes": 50,
-         "benign_each": 100, "runs": 2, "seconds": 3}
+         "benign_each": 100, "runs": 2, "seconds": 3, "counted_requests": 300}
 FULL = {"payloads": None, "second_order": 100, "words": None, "fortunes": None,
-        "benign_each": None, "runs": 9, "seconds": 4}
+        "benign_each": None, "runs": 9, "seconds": 4, "counted_requests": 2000}
 SEED = "antibody-evaluation"
 
 
@@ -298,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
     sqlmap_path, sqlmap_skipped = install_sqlmap(args.sqlmap_venv)
     if sqlmap_path is None and sqlmap.in_ci():
         return 1
+    if shutil.which("callgrind_control") is None and sqlmap.in_ci():
+        print("eval: valgrind is not installed (callgrind counts each request's instructions)",
+              file=sys.stderr)
+        return 1
     all_payloads, lines = corpora.sqli_payloads(root)
     payloads = corpora.sample(all_payloads, plan["payloads"], SEED)
     setup = Setup(args.binary, args.waf_script)
@@ -344,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         print("eval: overhead", file=sys.stderr, flush=True)
         cost = overhead.measure(setup.binary, setup.work, setup.waf_script, plan["runs"],
                                 plan["seconds"])
+        cost["instructions"] = overhead.instructions(setup.binary, setup.work,
+                                                     plan["counted_requests"])
     finally:
         if not args.keep:
             shutil.rmtree(setup.work, ignore_errors=True)

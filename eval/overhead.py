@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from .client import USER_AGENT
 from .runner import warm_up
-from .shop import Vulnshop, Waf
+from .shop import Vulnshop, Waf, as_shop_user
 
 SETUPS = ("off", "monitor", "protect", "waf")
 TARGET = "/product?id=1"
@@ -148,3 +149,52 @@ def measure(binary: Path, work: Path, waf_script: Path, runs: int, seconds: int)
         part if " " not in part else f"'{part}'" for part in wrk_command(0, seconds)
     ).replace("127.0.0.1:0", "127.0.0.1:PORT")
     return summary
+
+
+INSTRUCTION_MODES = ("off", "monitor", "protect")
+
+
+def _callgrind_total(path: Path) -> int:
+    """The instructions counted in a callgrind dump (its `summary:` line)."""
+    for line in path.read_text().splitlines():
+        if line.startswith("summary:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{path} has no summary line")
+
+
+def instructions(binary: Path, work: Path, requests: int) -> dict:
+    """User-space instructions vulnshop executes per request on the DB endpoint, with the
+    agent off, monitoring and protecting, counted by callgrind with one runtime worker
+    thread: the count is the same on a busy machine as on a quiet one, where requests per
+    second are not. Counting starts after the warm-up, so start-up is not included."""
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        return {"skipped": "valgrind is not installed"}
+    counts = work / "callgrind"
+    counts.mkdir(parents=True, exist_ok=True)
+    # vulnshop may run as an unprivileged user, and writes its counts here.
+    os.chmod(counts, 0o777)
+    result: dict = {"requests": requests}
+    for mode in INSTRUCTION_MODES:
+        out = counts / f"{mode}.out"
+        shop = Vulnshop(binary, work, f"callgrind-{mode}",
+                        {"ANTIBODY_MODE": mode, "TOKIO_WORKER_THREADS": "1"},
+                        wrapper=["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"],
+                        timeout=60.0, start_timeout=180.0)
+        shop.start()
+        try:
+            assert shop.client is not None and shop.process is not None
+            warm_up(shop.client)
+            pid = str(shop.process.pid)
+            control = as_shop_user(["callgrind_control"])
+            subprocess.run([*control, "-z", pid], check=True, capture_output=True, timeout=60)
+            for _ in range(requests):
+                answer = shop.client.get(TARGET)
+                if answer.status != 200:
+                    raise RuntimeError(f"{mode}: {TARGET} answered {answer.status} under callgrind")
+            subprocess.run([*control, "-d", pid], check=True, capture_output=True, timeout=60)
+            result[mode] = _callgrind_total(counts / f"{mode}.out.1") / requests
+        finally:
+            shop.stop()
+        print(f"  instructions {mode}: {result[mode]:.0f} per request", file=sys.stderr,
+              flush=True)
+    return result

@@ -544,6 +544,12 @@ def write(path: Path, results: dict, args: argparse.Namespace) -> None:
         f"vulnshop's peak memory is {_mib(cost['off']['peak_rss_kib'])} with the agent off and "
         f"{_mib(cost['protect']['peak_rss_kib'])} in protect mode, "
         f"{_mib(cost['protect'].get('settled_rss_kib'))} once idle.")
+    counted = cost.get("instructions", {})
+    if "protect" in counted:
+        lines.append(
+            f"- Instructions per request, counted by callgrind (repeatable on a shared machine): "
+            f"protect mode {counted['protect'] / counted['off']:.3f}x the agent off, monitor "
+            f"{counted['monitor'] / counted['off']:.3f}x.")
     missed = results.get("missed_targets")
     if missed is not None:
         lines.append("- The gate's targets (above): " + (
@@ -702,7 +708,33 @@ def write(path: Path, results: dict, args: argparse.Namespace) -> None:
         "",
     ]
     lines += overhead_lines(cost)
+    lines += instruction_lines(cost.get("instructions", {}))
     path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+
+
+def instruction_lines(counted: dict) -> list[str]:
+    """The callgrind counts: what the agent adds to a request, independent of the machine's
+    other load."""
+    out = ["### Instructions per request", ""]
+    if "protect" not in counted:
+        return out + [f"Not counted: {counted.get('skipped', 'no result')}.", ""]
+    out += [
+        f"Requests/s on a shared virtual machine move by several per cent from run to run, more "
+        f"than the agent's cost. callgrind counts the user-space instructions vulnshop executes, "
+        f"the same however busy the machine is: vulnshop runs under `valgrind --tool=callgrind` "
+        f"with one runtime worker thread (`TOKIO_WORKER_THREADS=1`), is warmed up past the "
+        f"learning period, then the counters are zeroed and {counted['requests']} requests to "
+        f"`{overhead_target()}` with a browser's headers are counted (`callgrind_control -z`, "
+        f"then `-d`).",
+        "",
+        "| setup | instructions per request | vs off |",
+        "|---|--:|--:|",
+    ]
+    names = {"off": "agent off", "monitor": "monitor", "protect": "protect"}
+    for name in ("off", "monitor", "protect"):
+        out.append(f"| {names[name]} | {counted[name]:,.0f} | {counted[name] / counted['off']:.3f} |")
+    out.append("")
+    return out
 
 
 def overhead_target() -> str:

@@ -39,6 +39,15 @@ def _unprivileged() -> tuple[int, int] | None:
     return uid, gid
 
 
+def as_shop_user(command: list[str]) -> list[str]:
+    """`command`, run as the user vulnshop runs as (a tool that attaches to vulnshop, such as
+    callgrind_control, must be that user too)."""
+    ids = _unprivileged()
+    if ids is None:
+        return command
+    return ["setpriv", f"--reuid={ids[0]}", f"--regid={ids[1]}", "--clear-groups", *command]
+
+
 def kill_group(process: subprocess.Popen, grace: float = 5.0) -> None:
     """SIGTERM to the process group (vulnshop then flushes its events), SIGKILL if it
     lingers."""
@@ -65,7 +74,8 @@ class Vulnshop:
     output, so a restart never mixes records."""
 
     def __init__(self, binary: Path, work: Path, name: str, env: dict[str, str],
-                 cpu: int | None = None, port: int = 0, timeout: float = 10.0):
+                 cpu: int | None = None, port: int = 0, timeout: float = 10.0,
+                 wrapper: list[str] | None = None, start_timeout: float = 30.0):
         self.binary = binary
         self.work = work
         self.name = name
@@ -73,6 +83,9 @@ class Vulnshop:
         self.cpu = cpu
         self.fixed_port = port
         self.timeout = timeout
+        # A program vulnshop runs under (valgrind), and how long it may take to start there.
+        self.wrapper = wrapper or []
+        self.start_timeout = start_timeout
         self.generation = 0
         self.process: subprocess.Popen | None = None
         self.port = 0
@@ -96,8 +109,9 @@ class Vulnshop:
             os.chmod(self.dir, 0o755)
             for path in (data, self.dir / "events.jsonl", self.dir / "trace.jsonl"):
                 os.chown(path, ids[0], ids[1])
-            command += ["setpriv", f"--reuid={ids[0]}", f"--regid={ids[1]}", "--clear-groups"]
+        command += as_shop_user([])
         port = self.fixed_port
+        command += self.wrapper
         command += [str(self.binary), "--addr", f"127.0.0.1:{port}", "--data-dir", str(data)]
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("ANTIBODY_", "VULNSHOP_"))}
@@ -107,7 +121,7 @@ class Vulnshop:
         with open(self.dir / "stdout", "wb") as out, open(self.dir / "stderr", "wb") as err:
             self.process = subprocess.Popen(command, stdout=out, stderr=err, env=env,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             text = (self.dir / "stdout").read_text(errors="replace")
             if text.startswith("listening on ") and "\n" in text:
