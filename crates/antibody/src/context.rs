@@ -34,8 +34,10 @@ pub struct RequestInput {
     pub value: String,
 }
 
-/// The most inputs a context keeps; the rest of a request's inputs are ignored.
-pub const MAX_INPUTS: usize = 512;
+/// The most inputs a context inspects. A request that carries more is marked: a statement
+/// structure its sinks never ran before is then taken for an attack, since an input the
+/// agent did not inspect may have supplied it.
+pub const MAX_INPUTS: usize = 65_536;
 
 /// Where one input's name and value are in an [`InputTable`]'s text.
 #[derive(Clone, Debug)]
@@ -51,6 +53,8 @@ struct InputSpan {
 pub(crate) struct InputTable {
     text: String,
     spans: Vec<InputSpan>,
+    /// Whether inputs were left out past [`MAX_INPUTS`].
+    overflowed: bool,
 }
 
 impl InputTable {
@@ -60,12 +64,18 @@ impl InputTable {
         InputTable {
             text: String::with_capacity(text_bytes),
             spans: Vec::with_capacity(inputs.min(MAX_INPUTS)),
+            overflowed: false,
         }
     }
 
-    /// Adds an input; past [`MAX_INPUTS`], inputs are ignored.
+    /// Adds an input; an empty value, which no sink can be given through, is left out, and
+    /// so is every input past [`MAX_INPUTS`], which marks the table as overflowed.
     pub(crate) fn push(&mut self, source: Source, name: &str, value: &str) {
+        if value.is_empty() {
+            return;
+        }
         if self.is_full() {
+            self.overflowed = true;
             return;
         }
         let name = push_text(&mut self.text, name);
@@ -127,6 +137,8 @@ pub struct RequestContext {
     /// Inputs of a form or JSON body larger than the capture cap, read as the handler
     /// consumed it; set once, when the body ends.
     body_inputs: OnceLock<Vec<RequestInput>>,
+    /// Whether that body was inspected only in part.
+    body_overflowed: AtomicBool,
     blocked: OnceLock<EventId>,
     attack_reported: AtomicBool,
 }
@@ -163,7 +175,8 @@ impl<'a> ContextBuilder<'a> {
         self
     }
 
-    /// Adds an input; past [`MAX_INPUTS`], inputs are ignored.
+    /// Adds an input. An empty value is left out; past [`MAX_INPUTS`], inputs are left out
+    /// and the context is marked as holding only part of the request's inputs.
     pub fn input(&mut self, source: Source, name: &str, value: &str) -> &mut Self {
         self.inputs.push(source, name, value);
         self
@@ -246,6 +259,7 @@ impl RequestContext {
             route_key: None,
             client_ip,
             body_inputs: OnceLock::new(),
+            body_overflowed: AtomicBool::new(false),
             blocked: OnceLock::new(),
             attack_reported: AtomicBool::new(false),
         };
@@ -315,11 +329,23 @@ impl RequestContext {
             .chain(body.map(|input| Input::new(input.source, &input.name, &input.value)))
     }
 
-    /// Adds the inputs of a large body, read as the handler consumed it; they replace any
-    /// body inputs taken from the part read before the handler ran.
+    /// Adds the inputs of a large body, read as the handler consumed it; they join those
+    /// taken from the part read before the handler ran. `complete` says whether the whole
+    /// body was read.
     #[cfg(feature = "axum")]
-    pub(crate) fn add_body_inputs(&self, inputs: Vec<RequestInput>) {
+    pub(crate) fn add_body_inputs(&self, mut inputs: Vec<RequestInput>, complete: bool) {
+        inputs.retain(|input| !input.value.is_empty());
+        if !complete || inputs.len() > MAX_INPUTS {
+            inputs.truncate(MAX_INPUTS);
+            self.body_overflowed.store(true, Ordering::Relaxed);
+        }
         let _ = self.body_inputs.set(inputs);
+    }
+
+    /// Whether the request carried inputs the agent did not inspect: more than
+    /// [`MAX_INPUTS`], or a body larger than it reads.
+    pub(crate) fn inputs_overflowed(&self) -> bool {
+        self.body_overflowed.load(Ordering::Relaxed) || self.input_table().overflowed
     }
 
     /// The values of inputs that are secrets, to be masked in reports.

@@ -35,9 +35,6 @@ use crate::event::EventId;
 /// The header that carries the id of the event behind a 403.
 pub const EVENT_HEADER: &str = "x-antibody-event";
 
-/// The deepest JSON nesting followed.
-const MAX_JSON_DEPTH: usize = 64;
-
 impl Agent {
     /// The layer that gives sinks their request context.
     pub fn layer(&self) -> AntibodyLayer {
@@ -237,11 +234,18 @@ enum BodyFormat {
 }
 
 fn body_format(content_type: &HeaderValue) -> Option<BodyFormat> {
-    let content_type = content_type.to_str().ok()?;
-    let essence = content_type.split(';').next()?.trim().to_ascii_lowercase();
-    if essence == "application/x-www-form-urlencoded" {
-        Some(BodyFormat::Form)
-    } else if essence == "application/json" || essence.ends_with("+json") {
+    let content_type = content_type
+        .to_str()
+        .ok()?
+        .trim_start()
+        .to_ascii_lowercase();
+    // axum reads a form from any type that begins with the form's name
+    // (`application/x-www-form-urlencodedX` too): the layer reads at least that much.
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        return Some(BodyFormat::Form);
+    }
+    let essence = content_type.split(';').next()?.trim();
+    if essence == "application/json" || essence.ends_with("+json") {
         Some(BodyFormat::Json)
     } else {
         None
@@ -355,12 +359,9 @@ impl Tee {
 
     fn finish(&mut self) {
         let copy = std::mem::take(&mut self.copy);
-        let inputs = match (self.format, self.overflowed) {
-            // A JSON document cut short cannot be read.
-            (BodyFormat::Json, true) => Vec::new(),
-            (format, _) => body_inputs(format, &copy),
-        };
-        self.context.add_body_inputs(inputs);
+        // A JSON document cut short is read leniently, as any JSON the strict parser refuses.
+        let inputs = body_inputs(self.format, &copy);
+        self.context.add_body_inputs(inputs, !self.overflowed);
         if self.overflowed {
             self.agent.note_error(
                 crate::config::SinkKind::Sql,
@@ -406,9 +407,11 @@ fn form_decode(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
+/// The fields of a form, one more than [`MAX_INPUTS`] at most, so that the context knows
+/// when there were too many.
 fn form_inputs(bytes: &[u8], source: Source) -> Vec<RequestInput> {
     form_pairs(bytes)
-        .take(MAX_INPUTS)
+        .take(MAX_INPUTS + 1)
         .map(|(name, value)| RequestInput {
             source,
             name: name.into_owned(),
@@ -419,22 +422,117 @@ fn form_inputs(bytes: &[u8], source: Source) -> Vec<RequestInput> {
 
 fn json_inputs(bytes: &[u8]) -> Vec<RequestInput> {
     let Ok(document) = serde_json::from_slice::<serde_json::Value>(bytes) else {
-        return Vec::new();
+        // The application's parser may take what this one refuses: it skips fields it does
+        // not know without checking their text, and nests without limit.
+        return json_scalars(bytes);
     };
     let mut inputs = Vec::new();
-    json_leaves(&document, "", 0, &mut inputs);
+    json_leaves(&document, "", &mut inputs);
     inputs
 }
 
+/// The name of an input found in JSON text that does not parse.
+const JSON_TEXT: &str = "(json text)";
+
+/// Every string and number in a JSON text, whether or not it parses: strings decoded, with
+/// what is not UTF-8 and lone surrogates as U+FFFD; one more than [`MAX_INPUTS`] at most.
+fn json_scalars(bytes: &[u8]) -> Vec<RequestInput> {
+    let mut inputs = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() && inputs.len() <= MAX_INPUTS {
+        let start = at;
+        let value = match bytes[at] {
+            b'"' => {
+                let (text, end) = json_string(bytes, at + 1);
+                at = end;
+                text
+            }
+            b'-' | b'0'..=b'9' => {
+                at += 1;
+                while at < bytes.len()
+                    && matches!(bytes[at], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+                {
+                    at += 1;
+                }
+                String::from_utf8_lossy(&bytes[start..at]).into_owned()
+            }
+            _ => {
+                at += 1;
+                continue;
+            }
+        };
+        inputs.push(RequestInput {
+            source: Source::Json,
+            name: JSON_TEXT.to_owned(),
+            value,
+        });
+    }
+    inputs
+}
+
+/// A JSON string's text from `start` (just past its opening quote), decoded, and where
+/// the text after its closing quote begins.
+fn json_string(bytes: &[u8], start: usize) -> (String, usize) {
+    let mut text = Vec::new();
+    let mut at = start;
+    while let Some(&byte) = bytes.get(at) {
+        at += 1;
+        match byte {
+            b'"' => break,
+            b'\\' => {
+                let Some(&escape) = bytes.get(at) else { break };
+                at += 1;
+                let decoded = match escape {
+                    b'n' => '\n',
+                    b't' => '\t',
+                    b'r' => '\r',
+                    b'b' => '\u{8}',
+                    b'f' => '\u{c}',
+                    b'u' => {
+                        let (decoded, end) = json_escaped_char(bytes, at);
+                        at = end;
+                        decoded
+                    }
+                    other => char::from(other),
+                };
+                let mut buffer = [0; 4];
+                text.extend_from_slice(decoded.encode_utf8(&mut buffer).as_bytes());
+            }
+            _ => text.push(byte),
+        }
+    }
+    (String::from_utf8_lossy(&text).into_owned(), at)
+}
+
+/// The character of a `\uXXXX` escape whose digits start at `at` (a surrogate pair takes
+/// two escapes), and where the text after it begins.
+fn json_escaped_char(bytes: &[u8], at: usize) -> (char, usize) {
+    let unit = |at: usize| {
+        let digits = bytes.get(at..at + 4)?;
+        u16::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+    };
+    let Some(first) = unit(at) else {
+        return (char::REPLACEMENT_CHARACTER, at);
+    };
+    let paired = (0xD800..0xDC00).contains(&first)
+        && bytes.get(at + 4..at + 6) == Some(b"\\u")
+        && unit(at + 6).is_some_and(|second| (0xDC00..0xE000).contains(&second));
+    if paired {
+        let second = unit(at + 6).unwrap_or(0xDC00);
+        let units = [first, second];
+        let decoded = char::decode_utf16(units).next().and_then(Result::ok);
+        return (decoded.unwrap_or(char::REPLACEMENT_CHARACTER), at + 10);
+    }
+    let decoded = char::decode_utf16([first]).next().and_then(Result::ok);
+    (decoded.unwrap_or(char::REPLACEMENT_CHARACTER), at + 4)
+}
+
 /// Every leaf of a JSON document, named by its path (`items[0].name`); object keys are
-/// inputs too, since applications paste them as column names.
-fn json_leaves(
-    value: &serde_json::Value,
-    path: &str,
-    depth: usize,
-    inputs: &mut Vec<RequestInput>,
-) {
-    if inputs.len() >= MAX_INPUTS || depth > MAX_JSON_DEPTH {
+/// inputs too, since applications paste them as column names. `serde_json` refuses documents
+/// nested more than 128 deep, which bounds the recursion.
+fn json_leaves(value: &serde_json::Value, path: &str, inputs: &mut Vec<RequestInput>) {
+    // One more than the most kept, so that the context knows when there were too many.
+    if inputs.len() > MAX_INPUTS {
         return;
     }
     let mut leaf = |value: String| {
@@ -450,7 +548,7 @@ fn json_leaves(
         serde_json::Value::Bool(_) | serde_json::Value::Null => {}
         serde_json::Value::Array(items) => {
             for (index, item) in items.iter().enumerate() {
-                json_leaves(item, &format!("{path}[{index}]"), depth + 1, inputs);
+                json_leaves(item, &format!("{path}[{index}]"), inputs);
             }
         }
         serde_json::Value::Object(fields) => {
@@ -460,14 +558,14 @@ fn json_leaves(
                 } else {
                     format!("{path}.{key}")
                 };
-                if inputs.len() < MAX_INPUTS {
+                if inputs.len() <= MAX_INPUTS {
                     inputs.push(RequestInput {
                         source: Source::Json,
                         name: format!("{child} (key)"),
                         value: key.clone(),
                     });
                 }
-                json_leaves(item, &child, depth + 1, inputs);
+                json_leaves(item, &child, inputs);
             }
         }
     }
@@ -760,6 +858,46 @@ mod tests {
                 .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
                 .collect();
             assert_eq!(pairs, expected, "{}", String::from_utf8_lossy(encoded));
+        }
+    }
+
+    #[test]
+    fn json_text_that_does_not_parse_still_yields_its_strings_and_numbers() {
+        let values = |text: &[u8]| -> Vec<String> {
+            json_scalars(text)
+                .into_iter()
+                .map(|input| input.value)
+                .collect()
+        };
+        assert_eq!(
+            values(br#"{"q": "it's", "z": "\ud800", "n": 1e400}"#),
+            ["q", "it's", "z", "\u{fffd}", "n", "1e400"]
+        );
+        assert_eq!(
+            values(b"[\"a\\\"b\\n\", \"\\u00e9\\ud83d\\ude00\", \"\xff\", -2.5]"),
+            ["a\"b\n", "\u{e9}\u{1f600}", "\u{fffd}", "-2.5"]
+        );
+        assert_eq!(values(br#"{"cut": "' OR 1=1"#), ["cut", "' OR 1=1"]);
+        assert_eq!(values(br#""\u12""#), ["\u{fffd}12"]);
+    }
+
+    #[test]
+    fn a_body_is_read_as_a_form_or_json_as_axum_would_read_it() {
+        for (content_type, format) in [
+            ("application/x-www-form-urlencoded", Some(BodyFormat::Form)),
+            (
+                "Application/X-WWW-Form-Urlencoded; charset=utf-8",
+                Some(BodyFormat::Form),
+            ),
+            ("application/x-www-form-urlencodedX", Some(BodyFormat::Form)),
+            ("application/json", Some(BodyFormat::Json)),
+            ("application/json; charset=utf-8", Some(BodyFormat::Json)),
+            ("application/problem+json", Some(BodyFormat::Json)),
+            ("text/plain", None),
+            ("multipart/form-data; boundary=x", None),
+        ] {
+            let value = HeaderValue::from_static(content_type);
+            assert!(body_format(&value) == format, "{content_type}");
         }
     }
 

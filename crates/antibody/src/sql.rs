@@ -9,7 +9,7 @@ use antibody_detect::sql::{Dialect, Evidence, Fingerprint, SqlDetector, Verdict}
 use crate::agent::Agent;
 use crate::callsite::{CallSite, ShapeKey, SiteMemo, SiteSource};
 use crate::config::{Mode, SinkKind};
-use crate::context::RequestContext;
+use crate::context::{MAX_INPUTS, RequestContext};
 use crate::decision::{Blocked, Finding, decide};
 use crate::event::{Event, EventKind, InputReport, REDACTED, SinkReport, is_secret, mask_secrets};
 use crate::learning::Observation;
@@ -105,17 +105,21 @@ impl Agent {
         let memo = &self.inner.sites;
         let scope = source.scope(context.and_then(RequestContext::route_key));
         // A text remembered in this scope was judged harmless and learned there: running the
-        // same text again does the same, whatever the request carries.
+        // same text again does the same, whatever the request carries. Only whole statements
+        // of a known scope (a site, or a route) are remembered.
+        let memorable = scope != 0 && checked.len() == statement.len();
         let text_key = memo.text_key(scope, checked);
-        if memo.contains(text_key) {
+        if memorable && memo.contains(text_key) {
             return Ok(());
         }
         let inputs = context.map(RequestContext::inputs).unwrap_or_default();
+        // Inputs the agent did not inspect may have shaped the statement.
+        let uninspected = context.is_some_and(RequestContext::inputs_overflowed);
         let detector = SqlDetector::new(dialect);
         // Finding whether an input occurs never lexes; `analyze_from` below lexes once. Only a
         // text no input occurs in is remembered: texts that carry values would crowd the memo.
         let first = detector.first_occurrence(checked, &inputs);
-        let settled_key = (!first.is_some()).then_some(text_key);
+        let settled_key = (memorable && !uninspected && !first.is_some()).then_some(text_key);
         let analysis = detector.analyze_from(checked, &inputs, first);
         let structure_key = SiteMemo::structure_key(scope, analysis.fingerprint.as_u64());
         // An injection's site is always walked for, so its report names the exact line.
@@ -138,6 +142,7 @@ impl Agent {
         // name an input supplied neither, or an attacker present while the site learns could
         // teach it `id = id`.
         let learnable = matches!(analysis.verdict, Verdict::NoInput | Verdict::Data)
+            && !uninspected
             && !context.is_some_and(RequestContext::attack_reported);
         let observation =
             self.inner
@@ -153,17 +158,10 @@ impl Agent {
                 settled_key,
             );
         }
-        let (finding, evidence, structure) = match (&analysis.verdict, observation) {
-            (Verdict::Injection(evidence), _) => {
-                (Finding::Attack, Some(evidence), evidence.added.to_string())
-            }
-            (Verdict::Ambiguous(evidence), Observation::New) => (
-                Finding::Attack,
-                Some(evidence),
-                format!("new structure: a request input supplies {}", evidence.added),
-            ),
-            (_, Observation::New) => (Finding::Anomaly, None, "new structure".to_owned()),
-            _ => return Ok(()),
+        let Some((finding, evidence, structure)) =
+            classify(&analysis.verdict, observation, uninspected)
+        else {
+            return Ok(());
         };
         let Some(action) = decide(mode, self.config().strict, finding) else {
             return Ok(());
@@ -201,6 +199,36 @@ impl Agent {
         }
         Ok(())
     }
+}
+
+/// What a statement's verdict and its site's observation of its structure amount to: the
+/// finding, the input behind it, and the structure as reported; `None` when there is nothing
+/// to report. `uninspected` says whether the request carried inputs the agent did not read.
+fn classify<'a>(
+    verdict: &'a Verdict<'a>,
+    observation: Observation,
+    uninspected: bool,
+) -> Option<(Finding, Option<&'a Evidence<'a>>, String)> {
+    Some(match (verdict, observation) {
+        (Verdict::Injection(evidence), _) => {
+            (Finding::Attack, Some(evidence), evidence.added.to_string())
+        }
+        (Verdict::Ambiguous(evidence), Observation::New) => (
+            Finding::Attack,
+            Some(evidence),
+            format!("new structure: a request input supplies {}", evidence.added),
+        ),
+        (_, Observation::New) if uninspected => (
+            Finding::Attack,
+            None,
+            format!(
+                "new structure in a request with more than {MAX_INPUTS} inputs or a body larger \
+                 than the agent reads"
+            ),
+        ),
+        (_, Observation::New) => (Finding::Anomaly, None, "new structure".to_owned()),
+        _ => return None,
+    })
 }
 
 /// Remembers, for a harmless statement, the site walked for its structure, and, once its

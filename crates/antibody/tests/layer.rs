@@ -223,6 +223,29 @@ async fn echo_search(
     body
 }
 
+/// The search form or JSON document an application deserialises into its own type: fields
+/// it does not know are skipped unread.
+#[derive(serde::Deserialize)]
+struct SearchFields {
+    q: String,
+}
+
+/// Searches for the JSON body's `q`, deserialised as an application does.
+async fn typed_json_search(
+    State(agent): State<Agent>,
+    axum::Json(fields): axum::Json<SearchFields>,
+) -> String {
+    format!("search: {}", outcome(search(&agent, &fields.q)))
+}
+
+/// Searches for the form body's `q`, deserialised as an application does.
+async fn typed_form_search(
+    State(agent): State<Agent>,
+    axum::Form(fields): axum::Form<SearchFields>,
+) -> String {
+    format!("search: {}", outcome(search(&agent, &fields.q)))
+}
+
 /// Answers with the body's size hint as the handler sees it, and how much it then read.
 async fn size_hint(request: Request<Body>) -> String {
     let hint = request.body().size_hint();
@@ -259,6 +282,8 @@ fn shop(agent: &Agent) -> Router {
         .route("/stream", get(in_streamed_answer))
         .route("/items/{id}", get(by_path))
         .route("/echo", post(echo_search))
+        .route("/typed/json", post(typed_json_search))
+        .route("/typed/form", post(typed_form_search))
         .route("/size", post(size_hint))
         .route("/first", post(first_piece))
         .with_state(agent.clone())
@@ -628,6 +653,95 @@ async fn path_parameters_are_inputs_named_by_the_route() {
     assert_input(&event, "path", "id", "1 OR 1=1");
     assert_eq!(event["request"]["route"], "/items/{id}");
     assert_eq!(event["request"]["path"], "/items/1%20OR%201=1");
+}
+
+#[tokio::test]
+async fn a_json_body_the_agents_parser_refuses_is_still_read_for_inputs() {
+    // serde_json skips a field the application does not know without checking its text, so
+    // a lone surrogate, a raw byte that is not UTF-8, or a number out of range there does not
+    // stop the application; the agent reads such a document leniently.
+    let harness = Harness::new(Mode::Protect);
+    let app = shop(&harness.agent);
+    let reply = oneshot(
+        &app,
+        post_request(
+            "/typed/json",
+            "application/json",
+            r#"{"q": "garden tools", "z": "\ud800"}"#,
+        ),
+    )
+    .await;
+    assert_eq!((reply.status, reply.text().as_str()), (200, "search: ran"));
+
+    for padding in [&br#""\ud800""#[..], &b"\"\xff\""[..], &b"1e400"[..]] {
+        let mut body = br#"{"q": "' OR '1'='1", "z": "#.to_vec();
+        body.extend_from_slice(padding);
+        body.extend_from_slice(b"}");
+        let reply = oneshot(&app, post_request("/typed/json", "application/json", body)).await;
+        assert_eq!(reply.status, 403, "{}", String::from_utf8_lossy(padding));
+    }
+    let events = harness.events_of("sql_injection");
+    assert_eq!(events.len(), 3);
+    assert_input(&events[0], "json", "(json text)", ATTACK);
+}
+
+#[tokio::test]
+async fn a_form_is_read_whatever_follows_its_content_type_s_name() {
+    // axum takes a form from any content type that begins with the form's name.
+    let harness = Harness::new(Mode::Protect);
+    let app = shop(&harness.agent);
+    for content_type in [
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencodedX",
+        "application/x-www-form-urlencoded,text/plain",
+    ] {
+        let benign = oneshot(
+            &app,
+            post_request("/typed/form", content_type, form(&[("q", BENIGN)])),
+        )
+        .await;
+        assert_eq!(
+            (benign.status, benign.text().as_str()),
+            (200, "search: ran")
+        );
+        let attack = oneshot(
+            &app,
+            post_request("/typed/form", content_type, form(&[("q", ATTACK)])),
+        )
+        .await;
+        assert_eq!(attack.status, 403, "{content_type}");
+    }
+}
+
+#[tokio::test]
+async fn inputs_padded_past_the_limit_cannot_hide_a_new_structure() {
+    let harness = Harness::with(Mode::Protect, |builder| builder.learning_calls(Some(1)));
+    let app = shop(&harness.agent);
+    let search = |fields: String| {
+        oneshot(
+            &app,
+            post_request("/typed/form", "application/x-www-form-urlencoded", fields),
+        )
+    };
+    assert_eq!(search(form(&[("q", BENIGN)])).await.status, 200);
+
+    // So many fields come first that `q` is past the limit.
+    let padding = "a=1&".repeat(antibody::MAX_INPUTS + 1);
+    let known = search(format!("{padding}{}", form(&[("q", "tea")]))).await;
+    assert_eq!(
+        (known.status, known.text().as_str()),
+        (200, "search: ran"),
+        "a structure the line runs passes"
+    );
+    let attack = search(format!("{padding}{}", form(&[("q", ATTACK)]))).await;
+    assert_eq!(attack.status, 403, "a new structure is taken for an attack");
+    let event = harness.the_injection();
+    assert!(
+        event["structure"]
+            .as_str()
+            .is_some_and(|structure| structure.contains("more than 65536 inputs")),
+        "{event:#}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
