@@ -350,7 +350,8 @@ struct Tee {
 
 impl Tee {
     fn pass(&mut self, data: &Bytes) {
-        if self.copy.len() + data.len() <= INSPECTION_LIMIT {
+        // Past the limit nothing more is copied: later pieces would not follow on.
+        if !self.overflowed && self.copy.len() + data.len() <= INSPECTION_LIMIT {
             self.copy.extend_from_slice(data);
         } else {
             self.overflowed = true;
@@ -755,17 +756,17 @@ impl HttpBody for ReplayBody {
         };
         let frame = std::task::ready!(Pin::new(rest).poll_frame(cx));
         if let Some(tee) = &mut this.tee {
-            match &frame {
-                Some(Ok(frame)) => {
-                    if let Some(data) = frame.data_ref() {
-                        tee.pass(data);
-                    }
+            if let Some(Ok(frame)) = &frame {
+                if let Some(data) = frame.data_ref() {
+                    tee.pass(data);
                 }
-                None => {
-                    tee.finish();
-                    this.tee = None;
-                }
-                Some(Err(_)) => {}
+            }
+            // A reader may stop at the last piece without asking for the end: the copy is
+            // read as soon as the body says it has ended.
+            let ended = frame.is_none() || this.rest.as_ref().is_none_or(HttpBody::is_end_stream);
+            if ended {
+                tee.finish();
+                this.tee = None;
             }
         }
         Poll::Ready(frame)
