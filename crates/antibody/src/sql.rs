@@ -285,6 +285,12 @@ fn describe_sql(
         }
     });
     event.fix = Some(match evidence {
+        Some(evidence) if sorts_or_groups_by(statement, evidence.span.start) => format!(
+            "check {} `{}` against a list of allowed columns: a name cannot be bound as a \
+             parameter",
+            evidence.input.location.source.as_str(),
+            evidence.input.location.name
+        ),
         Some(evidence) => format!(
             "bind {} `{}` as a parameter instead of pasting it into the statement",
             evidence.input.location.source.as_str(),
@@ -294,6 +300,42 @@ fn describe_sql(
                  used before (a stored value?)"
             .to_owned(),
     });
+}
+
+/// Clauses that follow a sort or grouping list: past one of them, the list has ended.
+const LATER_CLAUSES: [&str; 9] = [
+    "LIMIT",
+    "OFFSET",
+    "HAVING",
+    "WINDOW",
+    "FETCH",
+    "FOR",
+    "UNION",
+    "INTERSECT",
+    "EXCEPT",
+];
+
+/// Whether the text at `at` stands in an `ORDER BY` or `GROUP BY` list, where the statement
+/// expects a column's name: the place for an allow-list, not a parameter.
+fn sorts_or_groups_by(statement: &str, at: usize) -> bool {
+    let Some(before) = statement.get(..at) else {
+        return false;
+    };
+    let before = before.to_ascii_uppercase();
+    let clause_end = ["ORDER BY", "GROUP BY"]
+        .iter()
+        .filter_map(|clause| before.rfind(clause).map(|start| start + clause.len()))
+        .max();
+    // Only names, commas, directions and spaces lie between the clause and the input.
+    clause_end.is_some_and(|end| {
+        let between = &before[end..];
+        between
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"_., \t\n\"`".contains(&byte))
+            && !between
+                .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                .any(|word| LATER_CLAUSES.contains(&word))
+    })
 }
 
 /// `statement` cut to [`CHECK_BUDGET_BYTES`], at a character boundary.
@@ -306,4 +348,36 @@ fn within_budget(statement: &str) -> &str {
         end -= 1;
     }
     &statement[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sorts_or_groups_by;
+
+    #[test]
+    fn a_sort_column_is_fixed_by_an_allow_list_and_a_value_by_a_parameter() {
+        let at = |statement: &str, input: &str| statement.find(input).expect("the input");
+        for (statement, input, names) in [
+            ("SELECT * FROM t ORDER BY price DESC", "price", true),
+            (
+                "SELECT * FROM t ORDER BY name, (CASE WHEN 1 THEN 1 END)",
+                "(CASE",
+                true,
+            ),
+            ("SELECT * FROM t group by kind", "kind", true),
+            ("SELECT * FROM t WHERE name = 'x' OR 1=1", "x' OR", false),
+            (
+                "SELECT * FROM t WHERE id = 1 OR 1=1 ORDER BY name",
+                "1 OR",
+                false,
+            ),
+            ("SELECT * FROM t ORDER BY name LIMIT 5 OFFSET 0", "0", false),
+        ] {
+            assert_eq!(
+                sorts_or_groups_by(statement, at(statement, input)),
+                names,
+                "{statement}"
+            );
+        }
+    }
 }
