@@ -87,6 +87,12 @@ impl InputTable {
         });
     }
 
+    /// Records that some of the request's inputs never reached the table.
+    #[cfg(feature = "axum")]
+    pub(crate) fn mark_overflowed(&mut self) {
+        self.overflowed = true;
+    }
+
     /// Whether it holds [`MAX_INPUTS`] inputs.
     pub(crate) fn is_full(&self) -> bool {
         self.spans.len() >= MAX_INPUTS
@@ -136,9 +142,7 @@ pub struct RequestContext {
     client_ip: Option<IpAddr>,
     /// Inputs of a form or JSON body larger than the capture cap, read as the handler
     /// consumed it; set once, when the body ends.
-    body_inputs: OnceLock<Vec<RequestInput>>,
-    /// Whether that body was inspected only in part.
-    body_overflowed: AtomicBool,
+    body_inputs: OnceLock<InputTable>,
     blocked: OnceLock<EventId>,
     attack_reported: AtomicBool,
 }
@@ -259,7 +263,6 @@ impl RequestContext {
             route_key: None,
             client_ip,
             body_inputs: OnceLock::new(),
-            body_overflowed: AtomicBool::new(false),
             blocked: OnceLock::new(),
             attack_reported: AtomicBool::new(false),
         };
@@ -315,7 +318,7 @@ impl RequestContext {
     /// The request's inputs, borrowed for the detectors.
     pub fn inputs(&self) -> Vec<Input<'_>> {
         let table = self.input_table();
-        let body = self.body_inputs.get().map_or(0, Vec::len);
+        let body = self.body_inputs.get().map_or(0, |body| body.spans.len());
         let mut inputs = Vec::with_capacity(table.spans.len() + body);
         inputs.extend(self.request_inputs());
         inputs
@@ -323,29 +326,26 @@ impl RequestContext {
 
     /// The request's inputs, one by one.
     pub fn request_inputs(&self) -> impl Iterator<Item = Input<'_>> {
-        let body = self.body_inputs.get().into_iter().flatten();
-        self.input_table()
-            .iter()
-            .chain(body.map(|input| Input::new(input.source, &input.name, &input.value)))
+        let body = self
+            .body_inputs
+            .get()
+            .into_iter()
+            .flat_map(InputTable::iter);
+        self.input_table().iter().chain(body)
     }
 
     /// Adds the inputs of a large body, read as the handler consumed it; they join those
-    /// taken from the part read before the handler ran. `complete` says whether the whole
-    /// body was read.
+    /// taken from the part read before the handler ran. An incomplete table (a body larger
+    /// than the agent reads) marks the request as holding inputs the agent did not inspect.
     #[cfg(feature = "axum")]
-    pub(crate) fn add_body_inputs(&self, mut inputs: Vec<RequestInput>, complete: bool) {
-        inputs.retain(|input| !input.value.is_empty());
-        if !complete || inputs.len() > MAX_INPUTS {
-            inputs.truncate(MAX_INPUTS);
-            self.body_overflowed.store(true, Ordering::Relaxed);
-        }
+    pub(crate) fn add_body_inputs(&self, inputs: InputTable) {
         let _ = self.body_inputs.set(inputs);
     }
 
     /// Whether the request carried inputs the agent did not inspect: more than
     /// [`MAX_INPUTS`], or a body larger than it reads.
     pub(crate) fn inputs_overflowed(&self) -> bool {
-        self.body_overflowed.load(Ordering::Relaxed) || self.input_table().overflowed
+        self.input_table().overflowed || self.body_inputs.get().is_some_and(|body| body.overflowed)
     }
 
     /// The values of inputs that are secrets, to be masked in reports.

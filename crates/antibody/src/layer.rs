@@ -362,7 +362,14 @@ impl Tee {
         let copy = std::mem::take(&mut self.copy);
         // A JSON document cut short is read leniently, as any JSON the strict parser refuses.
         let inputs = body_inputs(self.format, &copy);
-        self.context.add_body_inputs(inputs, !self.overflowed);
+        let mut table = InputTable::with_capacity(copy.len(), inputs.len());
+        for input in &inputs {
+            table.push(input.source, &input.name, &input.value);
+        }
+        if self.overflowed {
+            table.mark_overflowed();
+        }
+        self.context.add_body_inputs(table);
         if self.overflowed {
             self.agent.note_error(
                 crate::config::SinkKind::Sql,
@@ -650,9 +657,6 @@ impl CapturedRequest {
             + self.body.len();
         let mut table = InputTable::with_capacity(text_bytes, count);
         for (name, value) in form_pairs(query.as_bytes()) {
-            if table.is_full() {
-                break;
-            }
             table.push(Source::Query, &name, &value);
         }
         for (name, value) in params() {

@@ -182,6 +182,32 @@ fn a_statement_the_line_already_runs_is_harmless_whoever_asks_for_it() {
 }
 
 #[test]
+fn a_new_structure_in_a_request_with_uninspected_inputs_is_an_attack() {
+    let test = Test::learning_three_calls(Mode::Protect, false);
+    let agent = &test.agent;
+    let run = |inputs: Vec<RequestInput>, sql: &str| check(agent, inputs, sql);
+    for _ in 0..3 {
+        run(vec![], BY_ID).expect("learning");
+    }
+    // One input more than the agent inspects: the last one could have supplied anything.
+    let padded: Vec<RequestInput> = (0..=antibody::MAX_INPUTS)
+        .map(|i| query(&format!("p{i}"), "x"))
+        .collect();
+    run(padded.clone(), BY_ID).expect("a structure the line runs passes");
+    let blocked = run(padded, STORED_TAUTOLOGY).expect_err("a new structure is blocked");
+    assert_eq!(blocked.kind, EventKind::SqlInjection);
+    // Without the padding the same statement is only an anomaly, reported.
+    run(vec![], STORED_TAUTOLOGY).expect("an anomaly is reported, not blocked");
+    assert_eq!(
+        test.events(),
+        [
+            pair("sql_injection", "blocked"),
+            pair("sql_anomaly", "reported")
+        ]
+    );
+}
+
+#[test]
 fn only_strict_protect_mode_blocks_an_anomaly() {
     for (mode, strict, blocks) in [
         (Mode::Monitor, false, false),
