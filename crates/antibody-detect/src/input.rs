@@ -18,6 +18,8 @@ pub enum Source {
     Header,
     /// A cookie.
     Cookie,
+    /// A request body of any other type, whole (`text/plain`, no content type).
+    Body,
     /// A value read from somewhere else, such as a message or a stored record.
     Other,
 }
@@ -32,6 +34,7 @@ impl Source {
             Source::Path => "path",
             Source::Header => "header",
             Source::Cookie => "cookie",
+            Source::Body => "body",
             Source::Other => "other",
         }
     }

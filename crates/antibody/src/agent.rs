@@ -133,7 +133,8 @@ impl Builder {
         self
     }
 
-    /// The most bytes of a request body read for inputs.
+    /// The most bytes of a form, JSON or multipart body read for inputs before the handler
+    /// runs; see [`Config::body_cap`](crate::Config::body_cap).
     pub fn body_cap(mut self, bytes: usize) -> Self {
         self.settings.body_cap = Some(bytes);
         self

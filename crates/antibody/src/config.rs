@@ -121,9 +121,9 @@ pub struct Config {
     pub learning: LearningPeriod,
     /// Proxies whose `X-Forwarded-For` and `Forwarded` headers are believed.
     pub trusted_proxies: Vec<IpNet>,
-    /// The most bytes of a form or JSON body read for inputs before the handler runs; the
-    /// rest is inspected as the handler reads it (up to 16 MiB), and the handler always gets
-    /// every byte.
+    /// The most bytes of a form, JSON or multipart body read for inputs before the handler
+    /// runs; the rest is inspected as the handler reads it (up to 16 MiB), and the handler
+    /// always gets every byte.
     pub body_cap: usize,
     /// Makes every check panic inside the agent, to prove the application is unharmed.
     #[doc(hidden)]

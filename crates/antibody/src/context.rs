@@ -98,7 +98,7 @@ impl InputTable {
         self.spans.len() >= MAX_INPUTS
     }
 
-    fn iter(&self) -> impl Iterator<Item = Input<'_>> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Input<'_>> {
         self.spans.iter().map(|span| {
             Input::new(
                 span.source,

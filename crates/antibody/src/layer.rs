@@ -18,7 +18,10 @@ use std::task::{Context, Poll};
 use antibody_detect::Source;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams};
-use axum::http::header::{ACCEPT, CONTENT_TYPE, COOKIE, FORWARDED, HeaderName, HeaderValue};
+use axum::http::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, COOKIE, FORWARDED, HeaderName,
+    HeaderValue, PROXY_AUTHORIZATION,
+};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use bytes::{Bytes, BytesMut};
@@ -104,21 +107,45 @@ where
             .into();
         }
         let (mut parts, body) = request.into_parts();
-        let Some(format) = parts.headers.get(CONTENT_TYPE).and_then(body_format) else {
-            // No body to read first: the handler is called at once, with its context.
-            let context = Arc::new(request_context(&self.agent, &mut parts, Vec::new()));
+        // A body the layer cannot read as it arrives: compressed, and the application (or a
+        // layer inside this one) decodes it.
+        let encoded = !body.is_end_stream()
+            && parts
+                .headers
+                .get(CONTENT_ENCODING)
+                .is_some_and(|coding| !coding.as_bytes().eq_ignore_ascii_case(b"identity"));
+        let format = body_format(parts.headers.get(CONTENT_TYPE));
+        if body.is_end_stream() || encoded || format == BodyFormat::Other {
+            // Nothing to read first: the handler is called at once, with its context. Any
+            // other body is copied as the handler reads it, and its inputs join when it ends.
+            let context = Arc::new(request_context(
+                &self.agent,
+                &mut parts,
+                Vec::new(),
+                encoded,
+            ));
+            let body = if body.is_end_stream() || encoded {
+                body
+            } else {
+                CapturedBody::unread(format, body).into_replay(&context, &self.agent)
+            };
             let future = inner.call(Request::from_parts(parts, body));
             return Answering::Scoped {
                 future: RequestContext::scope(Arc::clone(&context), future),
                 context: Some(context),
             }
             .into();
-        };
+        }
         let agent = self.agent.clone();
         Answering::Reading {
             future: Box::pin(async move {
                 let captured = capture_body(format, body, agent.config().body_cap).await;
-                let context = Arc::new(request_context(&agent, &mut parts, captured.inputs()));
+                let context = Arc::new(request_context(
+                    &agent,
+                    &mut parts,
+                    captured.inputs(),
+                    false,
+                ));
                 let body = captured.into_replay(&context, &agent);
                 let request = Request::from_parts(parts, body);
                 let response =
@@ -150,7 +177,7 @@ pin_project_lite::pin_project! {
             // Taken when the answer is ready.
             context: Option<Arc<RequestContext>>,
         },
-        // A form or JSON body is read before the handler runs.
+        // A form, JSON or multipart body is read before the handler runs.
         Reading { future: BoxFuture<Result<Response<Body>, Infallible>> },
     }
 }
@@ -227,33 +254,56 @@ fn blocked_response(event: EventId, json: bool) -> Response<Body> {
 }
 
 /// How a request body is read for inputs.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum BodyFormat {
     Form,
     Json,
+    /// `multipart/form-data`: its parts lie between lines that carry the boundary.
+    Multipart {
+        boundary: Box<str>,
+    },
+    /// Any other type, or none: the body is an input whole, and is also read as the JSON
+    /// or the form it may be, since applications parse bodies whatever their label says.
+    Other,
 }
 
-fn body_format(content_type: &HeaderValue) -> Option<BodyFormat> {
-    let content_type = content_type
-        .to_str()
-        .ok()?
-        .trim_start()
-        .to_ascii_lowercase();
+/// The format a body is read in, by its `Content-Type`: at least every type axum's
+/// extractors accept for forms, JSON and multipart.
+fn body_format(content_type: Option<&HeaderValue>) -> BodyFormat {
+    let Some(content_type) = content_type else {
+        return BodyFormat::Other;
+    };
+    let content_type = String::from_utf8_lossy(content_type.as_bytes());
+    let content_type = content_type.trim_start();
+    let lowercase = content_type.to_ascii_lowercase();
     // axum reads a form from any type that begins with the form's name
-    // (`application/x-www-form-urlencodedX` too): the layer reads at least that much.
-    if content_type.starts_with("application/x-www-form-urlencoded") {
-        return Some(BodyFormat::Form);
+    // (`application/x-www-form-urlencodedX` too).
+    if lowercase.starts_with("application/x-www-form-urlencoded") {
+        return BodyFormat::Form;
     }
-    let essence = content_type.split(';').next()?.trim();
-    if essence == "application/json" || essence.ends_with("+json") {
-        Some(BodyFormat::Json)
-    } else {
-        None
+    let essence = lowercase.split(';').next().unwrap_or_default().trim();
+    match essence.split_once('/') {
+        // `application/json`, and any type with `json` before or after a `+`.
+        Some(("application", subtype)) if subtype.split('+').any(|part| part == "json") => {
+            BodyFormat::Json
+        }
+        Some(("multipart", "form-data")) => content_type
+            .split(';')
+            .skip(1)
+            .filter_map(|parameter| parameter.split_once('='))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("boundary"))
+            .map(|(_, boundary)| boundary.trim().trim_matches('"'))
+            .filter(|boundary| !boundary.is_empty())
+            .map_or(BodyFormat::Other, |boundary| BodyFormat::Multipart {
+                boundary: boundary.into(),
+            }),
+        _ => BodyFormat::Other,
     }
 }
 
-/// The most bytes of a form or JSON body inspected while the handler reads it, beyond the
-/// part captured before the handler runs; past it, the shortfall is reported.
+/// The most bytes of a request body inspected while the handler reads it, beyond the part
+/// captured before the handler runs; past it, the shortfall is reported and the request is
+/// marked as carrying inputs the agent did not inspect.
 const INSPECTION_LIMIT: usize = 16 * 1024 * 1024;
 
 /// What was read of a request body before the handler runs.
@@ -266,24 +316,36 @@ struct CapturedBody {
 }
 
 impl CapturedBody {
-    /// The inputs in what was read: all of them when the body was read whole.
-    fn inputs(&self) -> Vec<RequestInput> {
-        match self.format {
-            format if self.rest.is_none() => body_inputs(format, &self.prefix),
-            // A form's leading fields are whole except perhaps the last; the rest are
-            // inspected when the handler reads them.
-            BodyFormat::Form => form_inputs(&self.prefix, Source::Form),
-            BodyFormat::Json => Vec::new(),
+    /// A body none of which was read before the handler runs.
+    fn unread(format: BodyFormat, body: Body) -> Self {
+        CapturedBody {
+            format,
+            prefix: Bytes::new(),
+            held: Vec::new(),
+            rest: Some(body),
         }
     }
 
-    /// A body that replays what was read, then streams the rest. For a form or JSON body
-    /// larger than the cap, the rest is also copied as it passes, and its inputs join the
-    /// request context when the body ends: padding a body past the cap hides nothing.
+    /// The inputs in what was read: all of them when the body was read whole.
+    fn inputs(&self) -> Vec<RequestInput> {
+        match &self.format {
+            format if self.rest.is_none() => body_inputs(format, &self.prefix),
+            // A form's leading fields are whole except perhaps the last, and so are the parts
+            // of a multipart body that a boundary closes; the rest are inspected when the
+            // handler reads them.
+            BodyFormat::Form => form_inputs(&self.prefix, Source::Form),
+            BodyFormat::Multipart { boundary } => multipart_inputs(&self.prefix, boundary, false),
+            BodyFormat::Json | BodyFormat::Other => Vec::new(),
+        }
+    }
+
+    /// A body that replays what was read, then streams the rest. The rest is also copied as
+    /// it passes, and its inputs join the request context when the body ends: padding a body
+    /// past the cap hides nothing.
     fn into_replay(self, context: &Arc<RequestContext>, agent: &Agent) -> Body {
         let tee = match &self.rest {
             Some(_) => Some(Tee {
-                format: self.format,
+                format: self.format.clone(),
                 copy: BytesMut::from(&self.prefix[..]),
                 context: Arc::clone(context),
                 agent: agent.clone(),
@@ -300,15 +362,16 @@ impl CapturedBody {
     }
 }
 
-fn body_inputs(format: BodyFormat, bytes: &[u8]) -> Vec<RequestInput> {
+fn body_inputs(format: &BodyFormat, bytes: &[u8]) -> Vec<RequestInput> {
     match format {
         BodyFormat::Form => form_inputs(bytes, Source::Form),
         BodyFormat::Json => json_inputs(bytes),
+        BodyFormat::Multipart { boundary } => multipart_inputs(bytes, boundary, true),
+        BodyFormat::Other => other_inputs(bytes),
     }
 }
 
-/// Reads up to `cap` bytes of a form or JSON body before the handler runs (other bodies are
-/// never read by the layer).
+/// Reads up to `cap` bytes of a form, JSON or multipart body before the handler runs.
 async fn capture_body(format: BodyFormat, mut body: Body, cap: usize) -> CapturedBody {
     let mut prefix = BytesMut::new();
     let mut held = Vec::new();
@@ -339,7 +402,7 @@ async fn capture_body(format: BodyFormat, mut body: Body, cap: usize) -> Capture
     }
 }
 
-/// The copy of a large form or JSON body, read for inputs when it ends.
+/// The copy of a body the handler reads past what was captured, read for inputs when it ends.
 struct Tee {
     format: BodyFormat,
     copy: BytesMut,
@@ -361,7 +424,7 @@ impl Tee {
     fn finish(&mut self) {
         let copy = std::mem::take(&mut self.copy);
         // A JSON document cut short is read leniently, as any JSON the strict parser refuses.
-        let inputs = body_inputs(self.format, &copy);
+        let inputs = body_inputs(&self.format, &copy);
         let mut table = InputTable::with_capacity(copy.len(), inputs.len());
         for input in &inputs {
             table.push(input.source, &input.name, &input.value);
@@ -436,6 +499,107 @@ fn json_inputs(bytes: &[u8]) -> Vec<RequestInput> {
     };
     let mut inputs = Vec::new();
     json_leaves(&document, "", &mut inputs);
+    inputs
+}
+
+/// The fields of a `multipart/form-data` body: each part's content under its name, and the
+/// name of an uploaded file. A part no boundary closes yet is read only when `whole`: the
+/// body has ended, and the application's parser may have taken it.
+fn multipart_inputs(bytes: &[u8], boundary: &str, whole: bool) -> Vec<RequestInput> {
+    let delimiter = format!("\r\n--{boundary}");
+    let delimiter = delimiter.as_bytes();
+    let mut inputs = Vec::new();
+    // The first boundary may open the body, without a line break before it.
+    let Some(first) = memchr::memmem::find(bytes, &delimiter[2..]) else {
+        return inputs;
+    };
+    let mut at = first + delimiter.len() - 2;
+    // After each boundary: `--` closes the body, anything else up to the line's end is
+    // padding, and the part runs to the next boundary.
+    while !bytes[at..].starts_with(b"--") && inputs.len() <= MAX_INPUTS {
+        let Some(line_end) = memchr::memchr(b'\n', &bytes[at..]) else {
+            break;
+        };
+        let start = at + line_end + 1;
+        let end = memchr::memmem::find(&bytes[start..], delimiter).map(|offset| start + offset);
+        match end {
+            Some(end) => part_inputs(&bytes[start..end], &mut inputs),
+            None if whole => part_inputs(&bytes[start..], &mut inputs),
+            None => {}
+        }
+        let Some(end) = end else { break };
+        at = end + delimiter.len();
+    }
+    inputs
+}
+
+/// The inputs of one multipart part: its content, named by its `Content-Disposition`, and
+/// the file name it gives.
+fn part_inputs(part: &[u8], inputs: &mut Vec<RequestInput>) {
+    let (head, content) = match memchr::memmem::find(part, b"\r\n\r\n") {
+        Some(at) => (&part[..at], &part[at + 4..]),
+        None => (part, &[][..]),
+    };
+    let head = String::from_utf8_lossy(head);
+    let mut name = String::new();
+    let mut file_names = Vec::new();
+    let disposition = head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(header, _)| header.trim().eq_ignore_ascii_case("content-disposition"));
+    if let Some((_, disposition)) = disposition {
+        for (key, value) in disposition
+            .split(';')
+            .skip(1)
+            .filter_map(|parameter| parameter.split_once('='))
+        {
+            let value = value.trim().trim_matches('"');
+            match key.trim().to_ascii_lowercase().as_str() {
+                "name" => value.clone_into(&mut name),
+                "filename" => file_names.push(value.to_owned()),
+                // RFC 5987: `UTF-8''caf%C3%A9.txt`.
+                "filename*" => {
+                    let encoded = value.rsplit('\'').next().unwrap_or(value);
+                    let decoded = percent_encoding::percent_decode_str(encoded);
+                    file_names.push(decoded.decode_utf8_lossy().into_owned());
+                }
+                _ => {}
+            }
+        }
+    }
+    for file_name in file_names {
+        inputs.push(RequestInput {
+            source: Source::Form,
+            name: format!("{name} (file name)"),
+            value: file_name,
+        });
+    }
+    inputs.push(RequestInput {
+        source: Source::Form,
+        value: String::from_utf8_lossy(content).into_owned(),
+        name,
+    });
+}
+
+/// The name of a body of another type, as one input.
+const WHOLE_BODY: &str = "(body)";
+
+/// The inputs of a body of another type: the body whole, and the fields of the JSON
+/// document or the form it looks like.
+fn other_inputs(bytes: &[u8]) -> Vec<RequestInput> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut inputs = if text.trim_start().starts_with(['{', '[']) {
+        json_inputs(bytes)
+    } else if text.contains('=') {
+        form_inputs(bytes, Source::Form)
+    } else {
+        Vec::new()
+    };
+    inputs.push(RequestInput {
+        source: Source::Body,
+        name: WHOLE_BODY.to_owned(),
+        value: text.into_owned(),
+    });
     inputs
 }
 
@@ -579,7 +743,14 @@ fn json_leaves(value: &serde_json::Value, path: &str, inputs: &mut Vec<RequestIn
     }
 }
 
-fn request_context(agent: &Agent, parts: &mut Parts, body: Vec<RequestInput>) -> RequestContext {
+/// The context of a request whose body yielded `body` (so far), or could not be read at all
+/// (`body_uninspected`).
+fn request_context(
+    agent: &Agent,
+    parts: &mut Parts,
+    body: Vec<RequestInput>,
+    body_uninspected: bool,
+) -> RequestContext {
     let request = CapturedRequest {
         method: parts.method.clone(),
         uri: parts.uri.clone(),
@@ -587,6 +758,7 @@ fn request_context(agent: &Agent, parts: &mut Parts, body: Vec<RequestInput>) ->
         params: path_params(parts),
         headers: parts.headers.clone(),
         body,
+        body_uninspected,
     };
     RequestContext::captured(request, client_ip(agent, parts))
 }
@@ -611,8 +783,10 @@ pub(crate) struct CapturedRequest {
     route: Option<MatchedPath>,
     params: Option<RawPathParams>,
     headers: HeaderMap,
-    /// The inputs of a form or JSON body read before the handler ran.
+    /// The inputs of a body read before the handler ran.
     body: Vec<RequestInput>,
+    /// Whether the body could not be read for inputs (it is compressed).
+    body_uninspected: bool,
 }
 
 impl CapturedRequest {
@@ -633,7 +807,8 @@ impl CapturedRequest {
         self.headers.get(ACCEPT).is_some_and(accepts_json)
     }
 
-    /// The inputs: query parameters, path parameters, headers, cookies and the body's fields.
+    /// The inputs: query parameters, path parameters, headers (and the credentials they
+    /// carry), cookies and the body's fields.
     pub(crate) fn decode(&self) -> InputTable {
         let query = self.uri.query().unwrap_or("");
         let params = || self.params.iter().flat_map(RawPathParams::iter);
@@ -663,19 +838,82 @@ impl CapturedRequest {
             table.push(Source::Path, name, value);
         }
         for (name, value) in &self.headers {
-            let Ok(value) = value.to_str() else { continue };
+            // Bytes that are not UTF-8 become U+FFFD, as they do for an application that
+            // reads the header leniently.
+            let value = String::from_utf8_lossy(value.as_bytes());
             if name == COOKIE {
                 for (name, value) in value.split(';').filter_map(|pair| pair.split_once('=')) {
-                    table.push(Source::Cookie, name.trim(), value.trim());
+                    let value = value.trim();
+                    push_decoded(&mut table, Source::Cookie, name.trim(), value);
+                    // A quoted value, as cookie parsers hand it over without its quotes.
+                    if let Some(unquoted) = value
+                        .strip_prefix('"')
+                        .and_then(|value| value.strip_suffix('"'))
+                    {
+                        push_decoded(&mut table, Source::Cookie, name.trim(), unquoted);
+                    }
                 }
             } else {
-                table.push(Source::Header, name.as_str(), value);
+                push_decoded(&mut table, Source::Header, name.as_str(), &value);
+                if name == AUTHORIZATION || name == PROXY_AUTHORIZATION {
+                    push_credentials(&mut table, name.as_str(), &value);
+                }
             }
         }
         for input in &self.body {
             table.push(input.source, &input.name, &input.value);
         }
+        if self.body_uninspected {
+            table.mark_overflowed();
+        }
         table
+    }
+}
+
+/// Adds a header or cookie value and, when it holds `%` escapes, the value they decode to:
+/// applications decode such values themselves (encoded cookies, above all).
+fn push_decoded(table: &mut InputTable, source: Source, name: &str, value: &str) {
+    table.push(source, name, value);
+    if value.contains('%') {
+        let decoded = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+        if decoded != value {
+            table.push(source, name, &decoded);
+        }
+    }
+}
+
+/// Adds the credentials of an `Authorization` header (`Bearer <token>`), and for the
+/// `Basic` scheme the user name and password they encode.
+fn push_credentials(table: &mut InputTable, header: &str, value: &str) {
+    use base64::Engine as _;
+    // Padding is optional here: some decoders accept credentials without it.
+    const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let Some((scheme, credentials)) = value.trim().split_once(char::is_whitespace) else {
+        return;
+    };
+    let credentials = credentials.trim();
+    table.push(
+        Source::Header,
+        &format!("{header} (credentials)"),
+        credentials,
+    );
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return;
+    }
+    let Ok(decoded) = BASE64.decode(credentials) else {
+        return;
+    };
+    let decoded = String::from_utf8_lossy(&decoded);
+    match decoded.split_once(':') {
+        Some((user, password)) => {
+            table.push(Source::Header, &format!("{header} (user)"), user);
+            table.push(Source::Header, &format!("{header} (password)"), password);
+        }
+        None => table.push(Source::Header, &format!("{header} (user)"), &decoded),
     }
 }
 
@@ -887,23 +1125,183 @@ mod tests {
     }
 
     #[test]
-    fn a_body_is_read_as_a_form_or_json_as_axum_would_read_it() {
+    fn a_body_is_read_in_the_format_axum_would_read_it_in() {
+        let multipart = |boundary: &str| BodyFormat::Multipart {
+            boundary: boundary.into(),
+        };
         for (content_type, format) in [
-            ("application/x-www-form-urlencoded", Some(BodyFormat::Form)),
+            ("application/x-www-form-urlencoded", BodyFormat::Form),
             (
                 "Application/X-WWW-Form-Urlencoded; charset=utf-8",
-                Some(BodyFormat::Form),
+                BodyFormat::Form,
             ),
-            ("application/x-www-form-urlencodedX", Some(BodyFormat::Form)),
-            ("application/json", Some(BodyFormat::Json)),
-            ("application/json; charset=utf-8", Some(BodyFormat::Json)),
-            ("application/problem+json", Some(BodyFormat::Json)),
-            ("text/plain", None),
-            ("multipart/form-data; boundary=x", None),
+            ("application/x-www-form-urlencodedX", BodyFormat::Form),
+            ("application/json", BodyFormat::Json),
+            ("application/json; charset=utf-8", BodyFormat::Json),
+            ("application/problem+json", BodyFormat::Json),
+            ("application/json+xml", BodyFormat::Json),
+            ("multipart/form-data; boundary=XyZ", multipart("XyZ")),
+            ("Multipart/Form-Data; Boundary=\"a b\"", multipart("a b")),
+            ("multipart/form-data", BodyFormat::Other),
+            ("multipart/mixed; boundary=x", BodyFormat::Other),
+            ("text/plain", BodyFormat::Other),
+            ("text/json", BodyFormat::Other),
         ] {
             let value = HeaderValue::from_static(content_type);
-            assert!(body_format(&value) == format, "{content_type}");
+            assert_eq!(body_format(Some(&value)), format, "{content_type}");
         }
+        assert_eq!(body_format(None), BodyFormat::Other);
+    }
+
+    /// The values of a multipart body's inputs, by name.
+    fn multipart_fields(body: &[u8], whole: bool) -> Vec<(String, String)> {
+        multipart_inputs(body, "B0undary", whole)
+            .into_iter()
+            .map(|input| (input.name, input.value))
+            .collect()
+    }
+
+    #[test]
+    fn multipart_parts_are_inputs_named_by_their_disposition() {
+        let body = b"preamble\r\n--B0undary\r\n\
+            Content-Disposition: form-data; name=\"q\"\r\n\r\n\
+            it's\r\n--B0undary\r\n\
+            content-disposition: form-data; name=\"upload\"; filename=\"a'b.txt\"\r\n\
+            Content-Type: text/plain\r\n\r\n\
+            line one\r\n--B0undary\r\nnot quite the end\r\n\r\n\
+            x --B0undary inside\r\n--B0undary--\r\nepilogue";
+        let owned = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect()
+        };
+        let expected = owned(&[
+            ("q", "it's"),
+            ("upload (file name)", "a'b.txt"),
+            ("upload", "line one"),
+            ("", "x --B0undary inside"),
+        ]);
+        assert_eq!(multipart_fields(body, true), expected);
+        // Cut short, a part no boundary closes yet is left for when the body is whole.
+        let cut = &body[..body.len() - 40];
+        assert_eq!(multipart_fields(cut, false), expected[..3]);
+        assert_eq!(multipart_fields(cut, true).len(), 4);
+        assert_eq!(
+            multipart_fields(
+                b"--B0undary\r\nContent-Disposition: form-data; name=f; \
+                  filename*=UTF-8''caf%C3%A9.txt\r\n\r\n\r\n--B0undary--",
+                true
+            ),
+            owned(&[("f (file name)", "caf\u{e9}.txt"), ("f", "")])
+        );
+        assert!(multipart_fields(b"no boundary at all", true).is_empty());
+    }
+
+    #[test]
+    fn a_body_of_another_type_is_read_whole_and_as_what_it_looks_like() {
+        let found = |body: &[u8]| -> Vec<(Source, String)> {
+            other_inputs(body)
+                .into_iter()
+                .map(|input| (input.source, input.value))
+                .collect()
+        };
+        assert_eq!(
+            found(b" {\"q\": \"it's\"}"),
+            [
+                (Source::Json, "q".to_owned()),
+                (Source::Json, "it's".to_owned()),
+                (Source::Body, " {\"q\": \"it's\"}".to_owned())
+            ]
+        );
+        assert_eq!(
+            found(b"q=a%27b"),
+            [
+                (Source::Form, "a'b".to_owned()),
+                (Source::Body, "q=a%27b".to_owned())
+            ]
+        );
+        assert_eq!(
+            found(b"plain \xff"),
+            [(Source::Body, "plain \u{fffd}".to_owned())]
+        );
+    }
+
+    /// The inputs decoded from a request with these headers.
+    fn header_inputs(headers: &[(&str, &[u8])]) -> Vec<(String, String)> {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).expect("a header name"),
+                HeaderValue::from_bytes(value).expect("a header value"),
+            );
+        }
+        let request = CapturedRequest {
+            method: Method::GET,
+            uri: Uri::from_static("/"),
+            route: None,
+            params: None,
+            headers: map,
+            body: Vec::new(),
+            body_uninspected: false,
+        };
+        let table = request.decode();
+        table
+            .iter()
+            .map(|input| (input.location.name.to_owned(), input.value.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn credentials_are_inputs_and_basic_ones_are_decoded() {
+        let pairs = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect()
+        };
+        // `ann:it's` in Base64, once padded and once not.
+        for encoded in ["YW5uOml0J3M=", "YW5uOml0J3M"] {
+            let header = format!("Basic {encoded}");
+            assert_eq!(
+                header_inputs(&[("authorization", header.as_bytes())]),
+                pairs(&[
+                    ("authorization", &header),
+                    ("authorization (credentials)", encoded),
+                    ("authorization (user)", "ann"),
+                    ("authorization (password)", "it's"),
+                ])
+            );
+        }
+        assert_eq!(
+            header_inputs(&[("proxy-authorization", b"Bearer it's")]),
+            pairs(&[
+                ("proxy-authorization", "Bearer it's"),
+                ("proxy-authorization (credentials)", "it's"),
+            ])
+        );
+    }
+
+    #[test]
+    fn encoded_quoted_and_non_ascii_header_values_are_read_as_applications_read_them() {
+        let found = header_inputs(&[
+            ("cookie", b"q=it%27s; plain=tea; quoted=\"a b\""),
+            ("x-name", "Zo\u{eb}".as_bytes()),
+            ("x-raw", b"\xff'"),
+        ]);
+        let values: Vec<&str> = found.iter().map(|(_, value)| value.as_str()).collect();
+        assert_eq!(
+            values,
+            [
+                "it%27s",
+                "it's",
+                "tea",
+                "\"a b\"",
+                "a b",
+                "Zo\u{eb}",
+                "\u{fffd}'"
+            ]
+        );
     }
 
     #[test]

@@ -222,8 +222,8 @@ fn classify<'a>(
             Finding::Attack,
             None,
             format!(
-                "new structure in a request with more than {MAX_INPUTS} inputs or a body larger \
-                 than the agent reads"
+                "new structure in a request with inputs the agent did not inspect (more than \
+                 {MAX_INPUTS} inputs, a body larger than it reads, or a compressed body)"
             ),
         ),
         (_, Observation::New) => (Finding::Anomaly, None, "new structure".to_owned()),
