@@ -425,22 +425,24 @@ const DIFFERENCES: &[Difference] = &[
         name: "bit-strings-take-single-quotes",
         why: "PostgreSQL and MySQL write bit strings `B'101'` with single quotes only, so \
               `b\"x\"` is the name `b` and then a quoted name (PostgreSQL) or a string \
-              (MySQL); sqlparser reads one byte string",
+              (MySQL); sqlparser reads one byte string, and where a backslash escapes its \
+              quote, what follows too",
         example: (Dialect::Postgres, "SELECT b\"x\" FROM t"),
         explains: |case, cluster| {
             case.dialect != Dialect::Sqlite
                 && matches!((&cluster.ours[..], &cluster.theirs[..]),
-                    ([b, quoted], [theirs]) if theirs.class == Class::Str
+                    ([b, quoted, ..], [theirs, ..]) if theirs.class == Class::Str
                         && case.text(theirs)[1..].starts_with('"')
                         && (b.start, b.end, b.class) == (theirs.start, theirs.start + 1, Class::Word)
-                        && (quoted.start, quoted.end) == (b.end, theirs.end))
+                        && quoted.start == b.end
+                        && (quoted.end == theirs.end || case.text(theirs).contains('\\')))
         },
     },
     Difference {
         name: "mysql-variables",
         why: "MySQL reads `@name`, `@@scope.name` and `@'quoted'` as one variable, and `@` \
               never belongs to a bare name (`a@b` is `a` and `@b`); sqlparser reads `@` as a \
-              name character and `@'quoted'` as `@` and a string",
+              name character, `@'quoted'` as `@` and a string, and `<@` as an operator",
         example: (
             Dialect::MySql,
             "SELECT @@session.sql_mode, @total, @`quoted`, a@b",
@@ -459,6 +461,26 @@ const DIFFERENCES: &[Difference] = &[
                         && theirs.class == Class::Word
                         && (ours.start, ours.end) == (theirs.start, theirs.end)
                         && case.text(ours).starts_with("0b"))
+        },
+    },
+    Difference {
+        name: "hex-and-bit-strings-end-at-the-quote",
+        why: "every dialect's `X'...'` (and MySQL's and PostgreSQL's `B'...'`) holds hex \
+              digits or bits only and ends at the next quote, so a backslash in it is a syntax \
+              error; the two lexers disagree on whether it escapes the quote",
+        example: (Dialect::MySql, r"SELECT X'\'a'"),
+        explains: |case, cluster| {
+            let opens_escaped_literal = |lexeme: &Lexeme| {
+                let text = case.text(lexeme);
+                lexeme.class == Class::Str
+                    && text
+                        .get(..2)
+                        .is_some_and(|open| matches!(open, "x'" | "X'" | "b'" | "B'"))
+                    && text.contains('\\')
+            };
+            matches!((cluster.ours.first(), cluster.theirs.first()),
+                    (Some(ours), Some(theirs)) if ours.start == theirs.start
+                        && (opens_escaped_literal(ours) || opens_escaped_literal(theirs)))
         },
     },
     Difference {
@@ -524,11 +546,30 @@ fn is_name_char(c: char) -> bool {
     c.is_alphanumeric() || matches!(c, '_' | '$') || !c.is_ascii()
 }
 
-/// Whether the statement, with a space inserted at `at`, compares with every difference
-/// explained. Differences that only touching text causes must vanish this way, which
-/// checks the spans of everything else around them.
-fn compares_when_spaced(case: &Case<'_>, at: usize) -> bool {
-    let spaced = format!("{} {}", &case.sql[..at], &case.sql[at..]);
+/// Whether the statement, with a space inserted wherever an operator touches a comment,
+/// compares with every difference explained. Differences that only touching text causes
+/// must vanish this way, which checks the spans of everything else around them. Every such
+/// place is spaced at once: sqlparser may refuse a statement spaced at one place only.
+fn compares_when_spaced(case: &Case<'_>) -> bool {
+    let mut spaced = String::with_capacity(case.sql.len() + 8);
+    let mut copied = 0;
+    for pair in case.tokens.windows(2) {
+        let [operator, comment] = pair else { continue };
+        let touches = operator.kind == TokenKind::Operator
+            && operator.end == comment.start
+            && matches!(
+                comment.kind,
+                TokenKind::LineComment
+                    | TokenKind::BlockComment { .. }
+                    | TokenKind::VersionCommentStart
+            );
+        if touches {
+            spaced.push_str(&case.sql[copied..comment.start]);
+            spaced.push(' ');
+            copied = comment.start;
+        }
+    }
+    spaced.push_str(&case.sql[copied..]);
     let mut tally = Tally::default();
     compare(&spaced, case.dialect, &mut tally).is_ok() && tally.statements == 1
 }
@@ -539,9 +580,14 @@ fn mysql_variables(case: &Case<'_>, cluster: &Cluster) -> bool {
         let text = case.text(t);
         t.class == Class::Word
             && text.contains('@')
-            && text
-                .match_indices('@')
-                .all(|(at, _)| case.variable_at(t.start + at) || text[..at].ends_with('@'))
+            && text.match_indices('@').all(|(at, _)| {
+                case.variable_at(t.start + at)
+                        || text[..at].ends_with('@')
+                        // `<@@v`: sqlparser's operator `<@` took the variable's first `@`.
+                        || (at == 0
+                            && case.sql[..t.start].ends_with('@')
+                            && case.variable_at(t.start - 1))
+            })
     };
     case.dialect == Dialect::MySql
         && !cluster.theirs.is_empty()
@@ -552,7 +598,8 @@ fn mysql_variables(case: &Case<'_>, cluster: &Cluster) -> bool {
         && cluster.ours.iter().all(|o| case.variable_at(o.end))
 }
 
-/// The cluster begins inside a comment of ours that an operator touches on its left,
+/// The cluster begins inside a comment of ours (or a run of touching comments) that an
+/// operator touches on its left,
 /// sqlparser has no comment where ours begins, and a space between the two makes the
 /// statement compare.
 fn operator_touching_comment(case: &Case<'_>, cluster: &Cluster) -> bool {
@@ -561,7 +608,18 @@ fn operator_touching_comment(case: &Case<'_>, cluster: &Cluster) -> bool {
             return false;
         };
         let end = match comment.kind {
-            TokenKind::LineComment | TokenKind::BlockComment { .. } => comment.end,
+            // Comments that touch the first one are run over too (`</**/--`).
+            TokenKind::LineComment | TokenKind::BlockComment { .. } => case.tokens[index + 1..]
+                .windows(2)
+                .take_while(|pair| {
+                    pair[0].end == pair[1].start
+                        && matches!(
+                            pair[1].kind,
+                            TokenKind::LineComment | TokenKind::BlockComment { .. }
+                        )
+                })
+                .last()
+                .map_or(comment.end, |pair| pair[1].end),
             TokenKind::VersionCommentStart => case.tokens[index + 1..]
                 .iter()
                 .find(|t| t.kind == TokenKind::VersionCommentEnd)
@@ -575,7 +633,7 @@ fn operator_touching_comment(case: &Case<'_>, cluster: &Cluster) -> bool {
                 t.start == comment.start
                     && matches!(t.class, Class::LineComment | Class::BlockComment)
             })
-            && compares_when_spaced(case, comment.start)
+            && compares_when_spaced(case)
     })
 }
 
