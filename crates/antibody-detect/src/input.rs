@@ -40,6 +40,12 @@ impl Source {
     }
 }
 
+/// The end of the name of an input that is a field's name rather than its value
+/// (`filters.price (key)`). Applications paste field names as column names, so such an
+/// input is searched for like any other, but a lone column name it matches is the
+/// application's own: it never counts as a name an attacker chose.
+pub const KEY_SUFFIX: &str = " (key)";
+
 /// Where an input came from: its source and its name there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Location<'a> {
@@ -47,6 +53,13 @@ pub struct Location<'a> {
     pub source: Source,
     /// The parameter, field, header or cookie name, or the JSON path.
     pub name: &'a str,
+}
+
+impl Location<'_> {
+    /// Whether the input is a field's name (see [`KEY_SUFFIX`]).
+    pub fn is_key(&self) -> bool {
+        self.name.ends_with(KEY_SUFFIX)
+    }
 }
 
 impl fmt::Display for Location<'_> {

@@ -28,4 +28,4 @@ mod input;
 mod occurrence;
 pub mod sql;
 
-pub use input::{Input, Location, Source};
+pub use input::{Input, KEY_SUFFIX, Location, Source};

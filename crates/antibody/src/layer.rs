@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use antibody_detect::Source;
+use antibody_detect::{KEY_SUFFIX, Source};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams};
 use axum::http::header::{
@@ -107,8 +107,9 @@ where
             .into();
         }
         let (mut parts, body) = request.into_parts();
-        // A body the layer cannot read as it arrives: compressed, and the application (or a
-        // layer inside this one) decodes it.
+        // A body the layer cannot read as the application will: compressed, and the
+        // application (or a layer inside this one) decodes it. Its bytes are still read as
+        // they are, for an application that does not decode them.
         let encoded = !body.is_end_stream()
             && parts
                 .headers
@@ -124,9 +125,10 @@ where
                 Vec::new(),
                 encoded,
             ));
-            let body = if body.is_end_stream() || encoded {
+            let body = if body.is_end_stream() {
                 body
             } else {
+                let format = if encoded { BodyFormat::Other } else { format };
                 CapturedBody::unread(format, body).into_replay(&context, &self.agent)
             };
             let future = inner.call(Request::from_parts(parts, body));
@@ -262,41 +264,44 @@ enum BodyFormat {
     Multipart {
         boundary: Box<str>,
     },
-    /// Any other type, or none: the body is an input whole, and is also read as the JSON
-    /// or the form it may be, since applications parse bodies whatever their label says.
+    /// Any other type, or none.
     Other,
 }
 
-/// The format a body is read in, by its `Content-Type`: at least every type axum's
-/// extractors accept for forms, JSON and multipart.
+/// The format a body is read in, by its `Content-Type`, parsed as axum and multer parse it:
+/// at least every type their extractors accept for forms, JSON and multipart.
 fn body_format(content_type: Option<&HeaderValue>) -> BodyFormat {
-    let Some(content_type) = content_type else {
+    let Some(content_type) = content_type.and_then(|value| value.to_str().ok()) else {
         return BodyFormat::Other;
     };
-    let content_type = String::from_utf8_lossy(content_type.as_bytes());
-    let content_type = content_type.trim_start();
-    let lowercase = content_type.to_ascii_lowercase();
-    // axum reads a form from any type that begins with the form's name
-    // (`application/x-www-form-urlencodedX` too).
-    if lowercase.starts_with("application/x-www-form-urlencoded") {
-        return BodyFormat::Form;
-    }
-    let essence = lowercase.split(';').next().unwrap_or_default().trim();
-    match essence.split_once('/') {
-        // `application/json`, and any type with `json` before or after a `+`.
-        Some(("application", subtype)) if subtype.split('+').any(|part| part == "json") => {
+    let parsed = content_type.parse::<mime::Mime>().ok();
+    match parsed {
+        // Before the form's prefix: `application/x-www-form-urlencoded+json` is JSON to
+        // axum's `Json` (and a form to its `Form`, which the fallback reading covers).
+        Some(parsed)
+            if parsed.type_() == mime::APPLICATION
+                && (parsed.subtype() == mime::JSON || parsed.suffix() == Some(mime::JSON)) =>
+        {
             BodyFormat::Json
         }
-        Some(("multipart", "form-data")) => content_type
-            .split(';')
-            .skip(1)
-            .filter_map(|parameter| parameter.split_once('='))
-            .find(|(name, _)| name.trim().eq_ignore_ascii_case("boundary"))
-            .map(|(_, boundary)| boundary.trim().trim_matches('"'))
-            .filter(|boundary| !boundary.is_empty())
-            .map_or(BodyFormat::Other, |boundary| BodyFormat::Multipart {
-                boundary: boundary.into(),
-            }),
+        Some(parsed)
+            if parsed.type_() == mime::MULTIPART && parsed.subtype() == mime::FORM_DATA =>
+        {
+            parsed
+                .get_param(mime::BOUNDARY)
+                .map_or(BodyFormat::Other, |boundary| BodyFormat::Multipart {
+                    boundary: boundary.as_str().into(),
+                })
+        }
+        // axum reads a form from any type that begins with the form's name
+        // (`application/x-www-form-urlencodedX` too).
+        _ if content_type
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded") =>
+        {
+            BodyFormat::Form
+        }
         _ => BodyFormat::Other,
     }
 }
@@ -362,13 +367,30 @@ impl CapturedBody {
     }
 }
 
+/// The inputs of a whole body: the fields its format holds, and, since extractors such as
+/// `String` and `Bytes` take a body whatever its type says and the application parses it as
+/// it likes, the body whole and the JSON or form it looks like.
 fn body_inputs(format: &BodyFormat, bytes: &[u8]) -> Vec<RequestInput> {
-    match format {
+    let mut inputs = match format {
         BodyFormat::Form => form_inputs(bytes, Source::Form),
         BodyFormat::Json => json_inputs(bytes),
         BodyFormat::Multipart { boundary } => multipart_inputs(bytes, boundary, true),
-        BodyFormat::Other => other_inputs(bytes),
+        BodyFormat::Other => Vec::new(),
+    };
+    let text = String::from_utf8_lossy(bytes);
+    let looks_like_json = text.trim_start().starts_with(['{', '[']);
+    let looks_like_form = !looks_like_json && text.contains('=');
+    inputs.push(RequestInput {
+        source: Source::Body,
+        name: WHOLE_BODY.to_owned(),
+        value: text.into_owned(),
+    });
+    if looks_like_json && *format != BodyFormat::Json {
+        inputs.extend(json_inputs(bytes));
+    } else if looks_like_form && *format != BodyFormat::Form {
+        inputs.extend(form_inputs(bytes, Source::Form));
     }
+    inputs
 }
 
 /// Reads up to `cap` bytes of a form, JSON or multipart body before the handler runs.
@@ -481,14 +503,24 @@ fn form_decode(bytes: &[u8]) -> Cow<'_, str> {
 /// The fields of a form, one more than [`MAX_INPUTS`] at most, so that the context knows
 /// when there were too many.
 fn form_inputs(bytes: &[u8], source: Source) -> Vec<RequestInput> {
-    form_pairs(bytes)
-        .take(MAX_INPUTS + 1)
-        .map(|(name, value)| RequestInput {
+    let mut inputs = Vec::new();
+    for (name, value) in form_pairs(bytes) {
+        if inputs.len() > MAX_INPUTS {
+            break;
+        }
+        // The field's name too: applications that iterate over fields paste names.
+        inputs.push(RequestInput {
+            source,
+            name: format!("{name}{KEY_SUFFIX}"),
+            value: name.clone().into_owned(),
+        });
+        inputs.push(RequestInput {
             source,
             name: name.into_owned(),
             value: value.into_owned(),
-        })
-        .collect()
+        });
+    }
+    inputs
 }
 
 fn json_inputs(bytes: &[u8]) -> Vec<RequestInput> {
@@ -534,20 +566,23 @@ fn multipart_inputs(bytes: &[u8], boundary: &str, whole: bool) -> Vec<RequestInp
 }
 
 /// The inputs of one multipart part: its content, named by its `Content-Disposition`, and
-/// the file name it gives.
+/// the file name it gives. The content is decoded as multer's `Field::text` decodes it (the
+/// part's charset, a byte-order mark), and read as UTF-8 too, as `Field::bytes` hands it.
 fn part_inputs(part: &[u8], inputs: &mut Vec<RequestInput>) {
     let (head, content) = match memchr::memmem::find(part, b"\r\n\r\n") {
         Some(at) => (&part[..at], &part[at + 4..]),
         None => (part, &[][..]),
     };
     let head = String::from_utf8_lossy(head);
+    let header = |wanted: &str| {
+        head.lines()
+            .filter_map(|line| line.split_once(':'))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case(wanted))
+            .map(|(_, value)| value.trim())
+    };
     let mut name = String::new();
     let mut file_names = Vec::new();
-    let disposition = head
-        .lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(header, _)| header.trim().eq_ignore_ascii_case("content-disposition"));
-    if let Some((_, disposition)) = disposition {
+    if let Some(disposition) = header("content-disposition") {
         for (key, value) in disposition
             .split(';')
             .skip(1)
@@ -574,34 +609,31 @@ fn part_inputs(part: &[u8], inputs: &mut Vec<RequestInput>) {
             value: file_name,
         });
     }
+    let charset = header("content-type")
+        .and_then(|content_type| content_type.parse::<mime::Mime>().ok())
+        .and_then(|content_type| {
+            let label = content_type.get_param(mime::CHARSET)?;
+            encoding_rs::Encoding::for_label(label.as_str().as_bytes())
+        })
+        .unwrap_or(encoding_rs::UTF_8);
+    let (text, _, _) = charset.decode(content);
+    let raw = String::from_utf8_lossy(content);
+    if text != raw {
+        inputs.push(RequestInput {
+            source: Source::Form,
+            name: name.clone(),
+            value: raw.into_owned(),
+        });
+    }
     inputs.push(RequestInput {
         source: Source::Form,
-        value: String::from_utf8_lossy(content).into_owned(),
+        value: text.into_owned(),
         name,
     });
 }
 
-/// The name of a body of another type, as one input.
+/// The name of a whole body, as one input.
 const WHOLE_BODY: &str = "(body)";
-
-/// The inputs of a body of another type: the body whole, and the fields of the JSON
-/// document or the form it looks like.
-fn other_inputs(bytes: &[u8]) -> Vec<RequestInput> {
-    let text = String::from_utf8_lossy(bytes);
-    let mut inputs = if text.trim_start().starts_with(['{', '[']) {
-        json_inputs(bytes)
-    } else if text.contains('=') {
-        form_inputs(bytes, Source::Form)
-    } else {
-        Vec::new()
-    };
-    inputs.push(RequestInput {
-        source: Source::Body,
-        name: WHOLE_BODY.to_owned(),
-        value: text.into_owned(),
-    });
-    inputs
-}
 
 /// The name of an input found in JSON text that does not parse.
 const JSON_TEXT: &str = "(json text)";
@@ -699,6 +731,21 @@ fn json_escaped_char(bytes: &[u8], at: usize) -> (char, usize) {
     (decoded.unwrap_or(char::REPLACEMENT_CHARACTER), at + 4)
 }
 
+/// The longest name a JSON leaf keeps: a deeper path keeps its end, where the leaf's own
+/// key is, so that names cannot grow with the document's depth.
+const MAX_NAME: usize = 256;
+
+fn capped_name(name: String) -> String {
+    if name.len() <= MAX_NAME {
+        return name;
+    }
+    let mut start = name.len() - MAX_NAME;
+    while !name.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("...{}", &name[start..])
+}
+
 /// Every leaf of a JSON document, named by its path (`items[0].name`); object keys are
 /// inputs too, since applications paste them as column names. `serde_json` refuses documents
 /// nested more than 128 deep, which bounds the recursion.
@@ -720,20 +767,20 @@ fn json_leaves(value: &serde_json::Value, path: &str, inputs: &mut Vec<RequestIn
         serde_json::Value::Bool(_) | serde_json::Value::Null => {}
         serde_json::Value::Array(items) => {
             for (index, item) in items.iter().enumerate() {
-                json_leaves(item, &format!("{path}[{index}]"), inputs);
+                json_leaves(item, &capped_name(format!("{path}[{index}]")), inputs);
             }
         }
         serde_json::Value::Object(fields) => {
             for (key, item) in fields {
-                let child = if path.is_empty() {
+                let child = capped_name(if path.is_empty() {
                     key.clone()
                 } else {
                     format!("{path}.{key}")
-                };
+                });
                 if inputs.len() <= MAX_INPUTS {
                     inputs.push(RequestInput {
                         source: Source::Json,
-                        name: format!("{child} (key)"),
+                        name: format!("{child}{KEY_SUFFIX}"),
                         value: key.clone(),
                     });
                 }
@@ -832,10 +879,24 @@ impl CapturedRequest {
             + self.body.len();
         let mut table = InputTable::with_capacity(text_bytes, count);
         for (name, value) in form_pairs(query.as_bytes()) {
+            // The parameter's name too: applications that iterate over parameters paste names.
+            table.push(Source::Query, &format!("{name}{KEY_SUFFIX}"), &name);
             table.push(Source::Query, &name, &value);
         }
         for (name, value) in params() {
             table.push(Source::Path, name, value);
+        }
+        // Each segment of the path, decoded, for handlers that read the path themselves
+        // (fallbacks, prefixes stripped by hand). A plain word is left out: alone it can
+        // only match a name, and the route's own words match the application's tables.
+        for segment in self.uri.path().split('/') {
+            let plain = segment
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || b"-._~".contains(&byte));
+            if !plain {
+                let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+                table.push(Source::Path, PATH_SEGMENT, &decoded);
+            }
         }
         for (name, value) in &self.headers {
             // Bytes that are not UTF-8 become U+FFFD, as they do for an application that
@@ -858,6 +919,18 @@ impl CapturedRequest {
                 if name == AUTHORIZATION || name == PROXY_AUTHORIZATION {
                     push_credentials(&mut table, name.as_str(), &value);
                 }
+                // Each element of a list (`X-Forwarded-For: a, b`, `Forwarded: for=a;
+                // proto=b`), as applications that take one element read it.
+                if value.contains([',', ';']) {
+                    for element in value.split([',', ';']) {
+                        let element = element.trim();
+                        push_decoded(&mut table, Source::Header, name.as_str(), element);
+                        if let Some((_, parameter)) = element.split_once('=') {
+                            let parameter = parameter.trim().trim_matches('"');
+                            table.push(Source::Header, name.as_str(), parameter);
+                        }
+                    }
+                }
             }
         }
         for input in &self.body {
@@ -869,6 +942,9 @@ impl CapturedRequest {
         table
     }
 }
+
+/// The name of each segment of the request's path, as an input.
+const PATH_SEGMENT: &str = "(path segment)";
 
 /// Adds a header or cookie value and, when it holds `%` escapes, the value they decode to:
 /// applications decode such values themselves (encoded cookies, above all).
@@ -1199,30 +1275,52 @@ mod tests {
     }
 
     #[test]
-    fn a_body_of_another_type_is_read_whole_and_as_what_it_looks_like() {
-        let found = |body: &[u8]| -> Vec<(Source, String)> {
-            other_inputs(body)
+    fn every_body_is_read_whole_and_as_what_it_looks_like_whatever_its_type_says() {
+        let found = |format: BodyFormat, body: &[u8]| -> Vec<(Source, String)> {
+            body_inputs(&format, body)
                 .into_iter()
                 .map(|input| (input.source, input.value))
                 .collect()
         };
+        let json = br#" {"q": "it's"}"#;
+        let whole_json = (Source::Body, String::from_utf8_lossy(json).into_owned());
+        let json_fields = [
+            (Source::Json, "q".to_owned()),
+            (Source::Json, "it's".to_owned()),
+        ];
+        for format in [BodyFormat::Other, BodyFormat::Form, BodyFormat::Json] {
+            // Read as the form it is labelled, the document is one field's name.
+            let mut expected = match format {
+                BodyFormat::Form => vec![
+                    (Source::Form, whole_json.1.clone()),
+                    (Source::Form, String::new()),
+                ],
+                _ => Vec::new(),
+            };
+            if format == BodyFormat::Json {
+                expected.extend(json_fields.iter().cloned());
+                expected.push(whole_json.clone());
+            } else {
+                expected.push(whole_json.clone());
+                expected.extend(json_fields.iter().cloned());
+            }
+            assert_eq!(found(format.clone(), json), expected, "{format:?}");
+        }
+        for format in [BodyFormat::Other, BodyFormat::Json] {
+            assert_eq!(
+                found(format, b"q=a%27b")
+                    .into_iter()
+                    .filter(|(source, _)| *source != Source::Json)
+                    .collect::<Vec<_>>(),
+                [
+                    (Source::Body, "q=a%27b".to_owned()),
+                    (Source::Form, "q".to_owned()),
+                    (Source::Form, "a'b".to_owned()),
+                ]
+            );
+        }
         assert_eq!(
-            found(b" {\"q\": \"it's\"}"),
-            [
-                (Source::Json, "q".to_owned()),
-                (Source::Json, "it's".to_owned()),
-                (Source::Body, " {\"q\": \"it's\"}".to_owned())
-            ]
-        );
-        assert_eq!(
-            found(b"q=a%27b"),
-            [
-                (Source::Form, "a'b".to_owned()),
-                (Source::Body, "q=a%27b".to_owned())
-            ]
-        );
-        assert_eq!(
-            found(b"plain \xff"),
+            found(BodyFormat::Other, b"plain \xff"),
             [(Source::Body, "plain \u{fffd}".to_owned())]
         );
     }
@@ -1302,6 +1400,24 @@ mod tests {
                 "\u{fffd}'"
             ]
         );
+    }
+
+    #[test]
+    fn json_names_stay_short_however_deep_the_document() {
+        let key = "k".repeat(320);
+        let mut document = format!("[{}]", vec!["1"; 16_000].join(","));
+        for _ in 0..100 {
+            document = format!("{{\"{key}\":{document}}}");
+        }
+        let inputs = json_inputs(document.as_bytes());
+        assert!(inputs.len() > 16_000);
+        let longest = inputs.iter().map(|input| input.name.len()).max();
+        assert!(
+            longest <= Some(3 + MAX_NAME + KEY_SUFFIX.len()),
+            "{longest:?}"
+        );
+        let last = inputs.last().expect("inputs");
+        assert!(last.name.starts_with("...") && last.name.ends_with("[15999]"));
     }
 
     #[test]

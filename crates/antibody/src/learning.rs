@@ -34,8 +34,10 @@ const MODEL_VERSION: u32 = 1;
 /// What the model says about one structure at one site.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Observation {
-    /// The site is still learning.
+    /// The site is still learning, and had not learned this structure before.
     Learning,
+    /// The site is still learning, and had already learned this structure.
+    Seen,
     /// The site enforces, and has seen this structure.
     Known,
     /// The site enforces, and has never seen this structure: an anomaly.
@@ -262,7 +264,11 @@ impl Learning {
             }
             // The call count decides when learning ends, so it must survive a restart.
             self.shared.dirty.store(true, Ordering::Relaxed);
-            return Observation::Learning;
+            return if seen {
+                Observation::Seen
+            } else {
+                Observation::Learning
+            };
         }
         if seen {
             Observation::Known

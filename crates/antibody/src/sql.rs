@@ -210,6 +210,10 @@ fn classify<'a>(
     uninspected: bool,
 ) -> Option<(Finding, Option<&'a Evidence<'a>>, String)> {
     Some(match (verdict, observation) {
+        // The site runs this very structure for requests no input shaped: the input merely
+        // coincides with the statement's own text (`id, name` searched for where a bound
+        // statement selects `id, name`).
+        (Verdict::Injection(_), Observation::Known | Observation::Seen) => return None,
         (Verdict::Injection(evidence), _) => {
             (Finding::Attack, Some(evidence), evidence.added.to_string())
         }
@@ -240,7 +244,9 @@ fn remember(
     walked: Option<ShapeKey>,
     settled: Option<ShapeKey>,
 ) {
-    if let (Some(key), Observation::Known | Observation::Learning) = (walked, observation) {
+    if let (Some(key), Observation::Known | Observation::Learning | Observation::Seen) =
+        (walked, observation)
+    {
         memo.insert(key, site.clone());
     }
     if let (Some(key), Observation::Known) = (settled, observation) {

@@ -312,6 +312,19 @@ async fn dug_out_search(
                 .into_owned()
         }
         Some("header") => header("x-q"),
+        // The client as the first hop a proxy chain names.
+        Some("first-hop") => header("x-forwarded-for")
+            .split(',')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        // A filter named by the parameter itself (`?price=1` filters on `price`).
+        Some("parameter-name") => params
+            .keys()
+            .find(|name| *name != "from")
+            .cloned()
+            .unwrap_or_default(),
         // Whatever the content type says: the document's `q`, or the text whole.
         Some("body") => match serde_json::from_slice::<Value>(&body) {
             Ok(document) => document["q"].as_str().unwrap_or_default().to_owned(),
@@ -324,6 +337,13 @@ async fn dug_out_search(
         }
         _ => String::new(),
     };
+    format!("search: {}", outcome(search(&agent, &term)))
+}
+
+/// Searches for what follows `/by-hand/` in the path, decoded by the handler itself.
+async fn by_hand_path_search(State(agent): State<Agent>, uri: axum::http::Uri) -> String {
+    let rest = uri.path().trim_start_matches("/by-hand/");
+    let term = percent_encoding::percent_decode_str(rest).decode_utf8_lossy();
     format!("search: {}", outcome(search(&agent, &term)))
 }
 
@@ -357,6 +377,7 @@ fn shop(agent: &Agent) -> Router {
         .route("/first", post(first_piece))
         .route("/dug-out", post(dug_out_search))
         .route("/upload", post(upload_search))
+        .fallback(by_hand_path_search)
         .with_state(agent.clone())
         .layer(agent.layer())
 }
@@ -1265,10 +1286,49 @@ async fn multipart_fields_are_inputs() {
 }
 
 #[tokio::test]
+async fn multipart_fields_are_read_as_multer_reads_them() {
+    let harness = Harness::new(Mode::Protect);
+    let app = shop(&harness.agent);
+    let part = |headers: &str, content: &[u8]| {
+        let mut body =
+            format!("--real\r\nContent-Disposition: form-data; name=\"q\"\r\n{headers}\r\n")
+                .into_bytes();
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n--real--\r\n");
+        body
+    };
+    let utf16: Vec<u8> = ATTACK.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut with_bom = b"\xef\xbb\xbf".to_vec();
+    with_bom.extend_from_slice(ATTACK.as_bytes());
+    let cases = [
+        // A decoy boundary inside a quoted parameter.
+        (
+            r#"multipart/form-data; x="; boundary=fake"; boundary=real"#,
+            part("", ATTACK.as_bytes()),
+        ),
+        // `Field::text` decodes the part's charset and drops a byte-order mark.
+        (
+            "multipart/form-data; boundary=real",
+            part("Content-Type: text/plain; charset=utf-16le\r\n", &utf16),
+        ),
+        ("multipart/form-data; boundary=real", part("", &with_bom)),
+    ];
+    for (content_type, body) in cases {
+        let reply = oneshot(&app, post_request("/upload", content_type, body)).await;
+        assert_eq!(reply.status, 403, "{content_type}: {}", reply.text());
+    }
+}
+
+#[tokio::test]
 async fn json_is_read_under_every_type_axum_reads_it_under() {
     let harness = Harness::new(Mode::Protect);
     let app = shop(&harness.agent);
-    for content_type in ["application/json+xml", "application/vnd.shop+json; v=2"] {
+    for content_type in [
+        "application/json+xml",
+        "application/vnd.shop+json; v=2",
+        // A form's name first: axum's `Form` would take it, and so does its `Json`.
+        "application/x-www-form-urlencoded+json",
+    ] {
         let search = |term: &str| {
             let body = json!({ "q": term }).to_string();
             oneshot(&app, post_request("/typed/json", content_type, body))
@@ -1301,6 +1361,28 @@ async fn a_body_of_any_type_is_an_input_whole_and_as_the_json_it_holds() {
             "body",
             "(body)",
         ),
+        // Labelled as a format the handler ignores: `String` takes any body.
+        ("application/json", ATTACK.to_owned(), "body", "(body)"),
+        // Read as the form it is labelled, `' OR '1'='1` is the field `' OR '1'`: the
+        // field's name is the first input that breaks out.
+        (
+            "application/x-www-form-urlencoded",
+            ATTACK.to_owned(),
+            "form",
+            "' OR '1' (key)",
+        ),
+        (
+            "multipart/form-data; boundary=zz",
+            ATTACK.to_owned(),
+            "body",
+            "(body)",
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            json!({ "q": ATTACK }).to_string(),
+            "json",
+            "q",
+        ),
     ];
     for (content_type, body, source, name) in cases {
         let benign = oneshot(
@@ -1319,7 +1401,12 @@ async fn a_body_of_any_type_is_an_input_whole_and_as_the_json_it_holds() {
         let attack = oneshot(&app, post_request("/dug-out?from=body", content_type, body)).await;
         assert_eq!(attack.status, 403, "{content_type}");
         let events = harness.events_of("sql_injection");
-        assert_input(events.last().expect("an event"), source, name, ATTACK);
+        let event = events.last().expect("an event");
+        assert_eq!(
+            (&event["input"]["source"], &event["input"]["name"]),
+            (&json!(source), &json!(name)),
+            "{event:#}"
+        );
     }
     // No content type at all.
     let request = Request::post("/dug-out?from=body")
@@ -1433,6 +1520,58 @@ async fn a_percent_encoded_cookie_is_an_input_once_decoded() {
         ("cookie", "q"),
     )
     .await;
+}
+
+#[tokio::test]
+async fn each_element_of_a_list_header_is_an_input() {
+    assert_header_input_read(
+        "first-hop",
+        "x-forwarded-for",
+        |term| format!("{term}, 203.0.113.5"),
+        ("header", "x-forwarded-for"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_query_parameter_s_name_is_an_input() {
+    let harness = Harness::new(Mode::Protect);
+    let app = shop(&harness.agent);
+    let send = |name: &str| {
+        let request = Request::post(format!(
+            "/dug-out?from=parameter-name&{}",
+            form(&[(name, "1")])
+        ))
+        .body(Body::empty())
+        .expect("a valid request");
+        oneshot(&app, request)
+    };
+    let benign = send("price").await;
+    assert_eq!(
+        (benign.status, benign.text().as_str()),
+        (200, "search: ran")
+    );
+    assert_eq!(send(ATTACK).await.status, 403);
+    let event = harness.the_injection();
+    assert_eq!(
+        event["input"]["name"],
+        format!("{ATTACK} (key)"),
+        "{event:#}"
+    );
+}
+
+#[tokio::test]
+async fn a_path_a_handler_decodes_itself_is_an_input() {
+    let harness = Harness::new(Mode::Protect);
+    let app = shop(&harness.agent);
+    let benign = oneshot(&app, get_request("/by-hand/garden%20tools", &[])).await;
+    assert_eq!(
+        (benign.status, benign.text().as_str()),
+        (200, "search: ran")
+    );
+    let attack = oneshot(&app, get_request("/by-hand/%27%20OR%20%271%27%3D%271", &[])).await;
+    assert_eq!(attack.status, 403);
+    assert_input(&harness.the_injection(), "path", "(path segment)", ATTACK);
 }
 
 #[tokio::test]

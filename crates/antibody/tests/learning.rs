@@ -182,6 +182,65 @@ fn a_statement_the_line_already_runs_is_harmless_whoever_asks_for_it() {
 }
 
 #[test]
+fn an_input_that_only_coincides_with_a_structure_the_line_runs_is_harmless() {
+    // A bound statement: nothing is pasted into it, whatever the search says.
+    const BOUND: &str = "SELECT id, name FROM products WHERE name = ? AND hidden = 0";
+    let test = Test::learning_three_calls(Mode::Protect, false);
+    let agent = &test.agent;
+    let line = site(7001, 7001);
+    let run = |term: &str| check_at(agent, &line, vec![query("q", term)], BOUND);
+    // Once a request that does not spell out the statement's text has run it, a search
+    // for that text changes nothing the line runs, while learning and after.
+    run("garden tools").expect("learning");
+    for term in ["id, name", "= ? AND", "products WHERE", "id, name", "0"] {
+        run(term).expect("the line's own structure");
+    }
+    assert_eq!(test.events(), []);
+
+    // Its twin that does change the structure is an injection.
+    let widened = "SELECT id, name FROM products WHERE name = '' OR '1'='1' AND hidden = 0";
+    check_at(agent, &line, vec![query("q", "' OR '1'='1")], widened)
+        .expect_err("an input that adds structure is blocked");
+    assert_eq!(test.events(), [pair("sql_injection", "blocked")]);
+
+    // A line that has not yet run the statement for a request without it has only the
+    // input to go by.
+    let fresh = site(7002, 7002);
+    check_at(agent, &fresh, vec![query("q", "id, name")], BOUND)
+        .expect_err("nothing shows the match is a coincidence yet");
+}
+
+#[test]
+fn a_field_named_like_a_column_does_not_keep_the_line_from_learning() {
+    // `{"name": "tea"}` filters on the column it names; the key is an input too.
+    let test = Test::learning_three_calls(Mode::Protect, false);
+    let agent = &test.agent;
+    let line = site(7003, 7003);
+    let by_name = |value: &str| {
+        let inputs = vec![
+            RequestInput {
+                source: Source::Json,
+                name: format!("name{}", antibody_detect::KEY_SUFFIX),
+                value: "name".to_owned(),
+            },
+            RequestInput {
+                source: Source::Json,
+                name: "name".to_owned(),
+                value: value.to_owned(),
+            },
+        ];
+        let sql = format!("SELECT id FROM products WHERE name = '{value}'");
+        check_at(agent, &line, inputs, &sql)
+    };
+    for value in ["tea", "cups", "pots"] {
+        by_name(value).expect("learning");
+    }
+    by_name("mugs").expect("the structure the line learned");
+    assert_eq!(test.events(), []);
+    by_name("' OR '1'='1").expect_err("the value that breaks out is still blocked");
+}
+
+#[test]
 fn a_new_structure_in_a_request_with_uninspected_inputs_is_an_attack() {
     let test = Test::learning_three_calls(Mode::Protect, false);
     let agent = &test.agent;

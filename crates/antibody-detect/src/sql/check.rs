@@ -105,7 +105,7 @@ pub enum Verdict<'a> {
     /// An input is one whole name, keyword or operator on its own. That adds no structure
     /// beyond itself, but it explains a structure the call site has never seen: learning
     /// decides. (An input found inside a longer name, or that also stands as data elsewhere
-    /// in the statement, is there by coincidence: data.)
+    /// in the statement, or that is a field's name, is there by coincidence: data.)
     Ambiguous(Evidence<'a>),
     /// An input adds SQL structure.
     Injection(Evidence<'a>),
@@ -305,7 +305,9 @@ impl SqlDetector {
                 if judgement.injection {
                     return ControlFlow::Break(evidence);
                 }
-                as_name.get_or_insert(evidence);
+                if !input.location.is_key() {
+                    as_name.get_or_insert(evidence);
+                }
                 ControlFlow::Continue(())
             });
             if let ControlFlow::Break(evidence) = injection {
