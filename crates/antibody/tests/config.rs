@@ -685,3 +685,33 @@ fn an_unusable_events_file_or_state_dir_stops_the_agent_from_starting() {
         "{error}"
     );
 }
+
+#[test]
+fn the_readme_s_example_file_is_a_valid_configuration() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("the README");
+    let example = readme
+        .split("```toml\n")
+        .find(|block| block.starts_with("mode = "))
+        .and_then(|block| block.split("```").next())
+        .expect("the README's example configuration file");
+    // Its paths are a server's; the test writes to a folder of its own.
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let text: String = example
+        .lines()
+        .map(|line| match line.split_once(" = ") {
+            Some((key @ ("state_dir" | "events_file"), _)) => {
+                let path = dir.path().join(key);
+                format!("{key} = {:?}\n", path.to_str().expect("UTF-8"))
+            }
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    let config = resolved_with_file(Agent::builder(), &text, &[]);
+    assert_eq!(config.mode, Mode::Protect);
+    assert_eq!(config.mode_for(SinkKind::Sql), Mode::Monitor);
+    assert_eq!(config.trusted_proxies, [net("10.0.0.0/8")]);
+    assert_eq!(config.learning.calls, Some(100));
+    assert_eq!(config.learning.duration, None);
+    assert_eq!(config.body_cap, 65_536);
+}
