@@ -1,7 +1,7 @@
 //! Antibody's detection core.
 //!
 //! Pure functions over strings: a detector takes what a sink is about to execute (an SQL
-//! query, for now) and the request's inputs, and returns a verdict with evidence. Nothing in
+//! query, a file path) and the request's inputs, and returns a verdict with evidence. Nothing in
 //! this crate performs I/O, spawns tasks or keeps global state, so every decision can be
 //! reproduced from its arguments alone, fuzzed and benchmarked in isolation.
 //!
@@ -24,8 +24,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod fingerprint;
 mod input;
 mod occurrence;
+pub mod path;
 pub mod sql;
 
+pub use fingerprint::Fingerprint;
 pub use input::{Input, KEY_SUFFIX, Location, Source};

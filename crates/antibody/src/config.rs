@@ -71,16 +71,19 @@ impl fmt::Display for Mode {
 pub enum SinkKind {
     /// SQL statements.
     Sql,
+    /// File system paths opened, written, listed or removed.
+    File,
 }
 
 impl SinkKind {
     /// Every sink kind.
-    pub const ALL: [SinkKind; 1] = [SinkKind::Sql];
+    pub const ALL: [SinkKind; 2] = [SinkKind::Sql, SinkKind::File];
 
     /// The name used in configuration (`ANTIBODY_SQL_MODE`, `[modes] sql = ...`) and events.
     pub fn as_str(self) -> &'static str {
         match self {
             SinkKind::Sql => "sql",
+            SinkKind::File => "file",
         }
     }
 }

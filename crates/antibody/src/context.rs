@@ -16,6 +16,7 @@ use std::task::{Context, Poll};
 
 use antibody_detect::{Input, Source};
 
+use crate::agent::Agent;
 use crate::callsite::route_key;
 use crate::event::{EventId, RequestReport, is_secret};
 
@@ -140,6 +141,9 @@ pub struct RequestContext {
     /// The method and route, hashed: where sink calls are remembered by their shape.
     route_key: Option<u64>,
     client_ip: Option<IpAddr>,
+    /// The agent serving the request: the one that checks integrations reached without an
+    /// agent of their own (`antibody::fs`).
+    agent: Option<Agent>,
     /// Inputs of a form or JSON body larger than the capture cap, read as the handler
     /// consumed it; set once, when the body ends.
     body_inputs: OnceLock<InputTable>,
@@ -155,10 +159,18 @@ pub struct ContextBuilder<'a> {
     path: &'a str,
     route: Option<&'a str>,
     client_ip: Option<IpAddr>,
+    agent: Option<Agent>,
     inputs: InputTable,
 }
 
 impl<'a> ContextBuilder<'a> {
+    /// The agent serving the request, which checks the integrations that have no agent of
+    /// their own (`antibody::fs`); without one, they run unchecked.
+    pub fn agent(mut self, agent: &Agent) -> Self {
+        self.agent = Some(agent.clone());
+        self
+    }
+
     /// The matched route pattern (`/items/{id}`).
     pub fn route(mut self, route: &'a str) -> Self {
         self.route = Some(route);
@@ -207,6 +219,7 @@ impl<'a> ContextBuilder<'a> {
                 route,
             },
             self.client_ip,
+            self.agent,
             OnceLock::from(self.inputs),
         )
     }
@@ -220,6 +233,7 @@ impl RequestContext {
             path,
             route: None,
             client_ip: None,
+            agent: None,
             inputs: InputTable::default(),
         }
     }
@@ -252,16 +266,28 @@ impl RequestContext {
     pub(crate) fn captured(
         request: crate::layer::CapturedRequest,
         client_ip: Option<IpAddr>,
+        agent: &Agent,
     ) -> Self {
-        RequestContext::with_head(Head::Http(request), client_ip, OnceLock::new())
+        RequestContext::with_head(
+            Head::Http(request),
+            client_ip,
+            Some(agent.clone()),
+            OnceLock::new(),
+        )
     }
 
-    fn with_head(head: Head, client_ip: Option<IpAddr>, inputs: OnceLock<InputTable>) -> Self {
+    fn with_head(
+        head: Head,
+        client_ip: Option<IpAddr>,
+        agent: Option<Agent>,
+        inputs: OnceLock<InputTable>,
+    ) -> Self {
         let mut context = RequestContext {
             head,
             inputs,
             route_key: None,
             client_ip,
+            agent,
             body_inputs: OnceLock::new(),
             blocked: OnceLock::new(),
             attack_reported: AtomicBool::new(false),
@@ -358,6 +384,11 @@ impl RequestContext {
     /// The client's address.
     pub fn client_ip(&self) -> Option<IpAddr> {
         self.client_ip
+    }
+
+    /// The agent serving the request, when it is known.
+    pub(crate) fn agent(&self) -> Option<&Agent> {
+        self.agent.as_ref()
     }
 
     /// The matched route pattern.

@@ -56,6 +56,12 @@ pub enum EventKind {
     /// A call site ran an SQL structure it never learned, and no request input explains it
     /// (a stored or second-order injection, or a new feature).
     SqlAnomaly,
+    /// A request input took a file path out of the folder its code meant (`..`, an absolute
+    /// path, a NUL byte, a symbolic link) or to a file that holds secrets.
+    PathTraversal,
+    /// A call site reached a folder or an extension it never learned, and no request input
+    /// takes the path out of its folder.
+    FileAnomaly,
     /// The agent failed inside a sink (a panic or an exhausted time budget); the
     /// application's call went ahead unchecked.
     AgentError,
@@ -72,6 +78,8 @@ impl EventKind {
         match self {
             EventKind::SqlInjection => "sql_injection",
             EventKind::SqlAnomaly => "sql_anomaly",
+            EventKind::PathTraversal => "path_traversal",
+            EventKind::FileAnomaly => "file_anomaly",
             EventKind::AgentError => "agent_error",
             EventKind::EventsDropped => "events_dropped",
             EventKind::UnattributedSink => "unattributed_sink",
@@ -129,11 +137,13 @@ pub struct RequestReport {
 /// The dangerous action an event is about.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SinkReport {
-    /// The sink kind (`sql`).
+    /// The sink kind (`sql`, `file`).
     pub kind: SinkKind,
     /// The SQL dialect, for SQL sinks.
     pub dialect: Option<&'static str>,
-    /// What the application was about to run, with secrets masked.
+    /// What the application was about to do, for file sinks (`read`, `write`, ...).
+    pub operation: Option<&'static str>,
+    /// What the application was about to run (a statement, a path), with secrets masked.
     pub statement: String,
     /// The structure fingerprint of the statement.
     pub fingerprint: Option<String>,

@@ -807,7 +807,7 @@ fn request_context(
         body,
         body_uninspected,
     };
-    RequestContext::captured(request, client_ip(agent, parts))
+    RequestContext::captured(request, client_ip(agent, parts), agent)
 }
 
 /// The path parameters the router matched. Their extractor is ready at once, so it is polled

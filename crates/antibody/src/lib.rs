@@ -29,11 +29,14 @@ pub mod config;
 mod context;
 mod decision;
 pub mod event;
+mod file;
+pub mod fs;
 #[cfg(any(feature = "sqlx", feature = "rusqlite"))]
 pub mod integrations;
 #[cfg(feature = "axum")]
 mod layer;
 mod learning;
+mod sink;
 mod sql;
 mod transport;
 
@@ -48,6 +51,7 @@ pub use context::{
 };
 pub use decision::Blocked;
 pub use event::{Event, EventId, EventKind};
+pub use file::FileAccess;
 #[cfg(feature = "axum")]
 pub use layer::{AntibodyLayer, AntibodyService, EVENT_HEADER, ResponseFuture};
 pub use sql::CHECK_BUDGET_BYTES;

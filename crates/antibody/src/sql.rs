@@ -1,8 +1,6 @@
 //! The SQL sink: what every SQL integration calls before a statement reaches the database.
 
 use std::borrow::Cow;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::Ordering;
 
 use antibody_detect::sql::{Dialect, Evidence, Fingerprint, SqlDetector, Verdict};
 
@@ -10,9 +8,10 @@ use crate::agent::Agent;
 use crate::callsite::{CallSite, ShapeKey, SiteMemo, SiteSource};
 use crate::config::{Mode, SinkKind};
 use crate::context::{MAX_INPUTS, RequestContext};
-use crate::decision::{Blocked, Finding, decide};
-use crate::event::{Event, EventKind, InputReport, REDACTED, SinkReport, is_secret, mask_secrets};
+use crate::decision::{Blocked, Finding};
+use crate::event::{Event, EventKind, SinkReport, mask_secrets};
 use crate::learning::Observation;
+use crate::sink::{describe_request, event_at};
 
 /// The longest statement checked in full. A longer one is checked on its first part, and
 /// the shortfall is reported: the check's cost stays bounded whatever the application runs.
@@ -48,35 +47,17 @@ impl Agent {
         statement: &str,
         site: SiteSource<'_>,
     ) -> Result<(), Blocked> {
-        let mode = self.config().mode_for(SinkKind::Sql);
-        if mode == Mode::Off {
+        let Some((mode, context)) = self.start_check(SinkKind::Sql) else {
             return Ok(());
-        }
-        self.inner.counters.checks.fetch_add(1, Ordering::Relaxed);
-        let context = RequestContext::current();
-        if context.is_none() {
-            self.count_unattributed();
-        }
-        let judged = catch_unwind(AssertUnwindSafe(|| {
-            self.judge_sql(dialect, statement, site, context.as_deref(), mode)
-        }));
-        judged.unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(ToString::to_string)
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic without a message".to_owned());
-            let site = match site {
-                SiteSource::Known(site) => Cow::Borrowed(site),
-                SiteSource::Stack => Cow::Owned(self.stack_site()),
-            };
-            self.note_error(
-                SinkKind::Sql,
-                Some(&site),
-                format!("panic in the SQL check: {message}"),
-            );
-            Ok(())
-        })
+        };
+        self.fail_open(
+            SinkKind::Sql,
+            || match site {
+                SiteSource::Known(site) => site.clone(),
+                SiteSource::Stack => self.stack_site(),
+            },
+            || self.judge_sql(dialect, statement, site, context.as_deref(), mode),
+        )
     }
 
     fn note_over_budget(&self, site: &CallSite, length: usize, checked: usize) {
@@ -163,15 +144,11 @@ impl Agent {
         else {
             return Ok(());
         };
-        let Some(action) = decide(mode, self.config().strict, finding) else {
-            return Ok(());
-        };
         let kind = match finding {
             Finding::Attack => EventKind::SqlInjection,
             Finding::Anomaly => EventKind::SqlAnomaly,
         };
-        let mut event = Event::new(kind, action, mode);
-        event.call_site = Some(site.report());
+        let mut event = event_at(kind, mode, site);
         describe_sql(
             &mut event,
             dialect,
@@ -181,23 +158,7 @@ impl Agent {
             evidence,
         );
         event.structure = Some(structure);
-        if finding == Finding::Attack {
-            if let Some(context) = context {
-                context.mark_attack();
-            }
-        }
-        let blocked = Blocked {
-            event: event.id,
-            kind,
-        };
-        self.emit(event);
-        if action == crate::event::Action::Blocked {
-            if let Some(context) = context {
-                context.block(blocked.event);
-            }
-            return Err(blocked);
-        }
-        Ok(())
+        self.conclude(context, mode, finding, event)
     }
 }
 
@@ -264,31 +225,13 @@ fn describe_sql(
     context: Option<&RequestContext>,
     evidence: Option<&Evidence<'_>>,
 ) {
-    let secrets: Vec<&str> = context
-        .map(|c| c.secret_values().collect())
-        .unwrap_or_default();
-    event.request = context.map(|context| {
-        let mut report = context.report();
-        report.path = mask_secrets(&report.path, secrets.iter().copied());
-        report
-    });
+    let secrets = describe_request(event, context, evidence.map(|evidence| evidence.input));
     event.sink = Some(SinkReport {
         kind: SinkKind::Sql,
         dialect: Some(dialect.as_str()),
+        operation: None,
         statement: mask_secrets(statement, secrets.iter().copied()),
         fingerprint: Some(fingerprint.to_string()),
-    });
-    event.input = evidence.map(|evidence| {
-        let location = evidence.input.location;
-        InputReport {
-            source: location.source.as_str(),
-            name: location.name.to_owned(),
-            value: if is_secret(location.source, location.name) {
-                REDACTED.to_owned()
-            } else {
-                mask_secrets(evidence.input.value, secrets.iter().copied())
-            },
-        }
     });
     event.fix = Some(match evidence {
         Some(evidence) if sorts_or_groups_by(statement, evidence.span.start) => format!(

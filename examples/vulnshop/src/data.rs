@@ -59,12 +59,15 @@ const DOCS: &[(&str, &str)] = &[
     ("faq/shipping.txt", "We ship within two working days.\n"),
 ];
 
+/// The folder of the documents `/docs` serves, inside the data folder.
+pub(crate) const DOCS_FOLDER: &str = "docs";
+
 /// Creates the data folder's contents afresh: the database with its seed, and `docs/`.
 pub(crate) fn seed(data_dir: &Path) -> Result<(), String> {
-    fs::create_dir_all(data_dir.join("docs/faq"))
+    fs::create_dir_all(data_dir.join(DOCS_FOLDER).join("faq"))
         .map_err(|e| format!("{}: {e}", data_dir.display()))?;
     for (name, text) in DOCS {
-        let path = data_dir.join("docs").join(name);
+        let path = data_dir.join(DOCS_FOLDER).join(name);
         fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     let path = data_dir.join(DATABASE);

@@ -8,6 +8,7 @@
 
 mod catalog;
 mod data;
+mod documents;
 mod pages;
 mod shop;
 mod trace;

@@ -4,7 +4,7 @@
 //! Handlers run their statements themselves, on the line that is vulnerable, so that the
 //! agent's reports name that line.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use antibody::Agent;
@@ -17,11 +17,12 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 use crate::trace::Trace;
-use crate::{catalog, data, pages, users};
+use crate::{catalog, data, documents, pages, users};
 
 /// Everything the handlers share.
 pub(crate) struct Shop {
     pool: Guarded<SqlitePool>,
+    docs: PathBuf,
     connection: Arc<Mutex<guarded_rusqlite::Connection>>,
     trace: Trace,
 }
@@ -79,6 +80,7 @@ impl Shop {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(Arc::new(Shop {
             pool: Guarded::new(pool, agent),
+            docs: data_dir.join(data::DOCS_FOLDER),
             connection: Arc::new(Mutex::new(connection)),
             trace,
         }))
@@ -90,8 +92,19 @@ impl Shop {
             .route("/healthz", get(|| async { "ok" }))
             .merge(catalog::routes())
             .merge(users::routes())
+            .merge(documents::routes())
             .layer(agent.layer())
             .with_state(self)
+    }
+
+    /// The `docs/` folder.
+    pub(crate) fn docs(&self) -> &Path {
+        &self.docs
+    }
+
+    /// Where sink actions are recorded.
+    pub(crate) fn trace(&self) -> &Trace {
+        &self.trace
     }
 
     /// The database, through the agent.

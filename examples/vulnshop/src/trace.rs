@@ -41,6 +41,21 @@ impl Trace {
         );
     }
 
+    /// Records that `endpoint` opened `path` to read it; `outcome` is `ok` or the error.
+    pub(crate) fn file(&self, endpoint: &str, path: &std::path::Path, outcome: Result<(), String>) {
+        let (ok, error) = match outcome {
+            Ok(()) => (true, None),
+            Err(error) => (false, Some(error)),
+        };
+        self.record(&json!({
+            "sink": "file",
+            "endpoint": endpoint,
+            "path": path.to_string_lossy(),
+            "ok": ok,
+            "error": error,
+        }));
+    }
+
     fn record(&self, line: &serde_json::Value) {
         if let Some(file) = &self.file {
             if let Ok(mut file) = file.lock() {

@@ -251,6 +251,15 @@ impl Shop {
             .collect()
     }
 
+    /// The paths vulnshop opened for `endpoint`, as traced.
+    fn files_opened(&self, endpoint: &str) -> Vec<String> {
+        self.json_lines("trace.jsonl")
+            .into_iter()
+            .filter(|line| line["sink"] == "file" && line["endpoint"] == endpoint)
+            .map(|line| line["path"].as_str().expect("a traced path").to_owned())
+            .collect()
+    }
+
     /// The statement `endpoint` ran with `fragment` in it: traced exactly once, successfully.
     fn ran(&self, endpoint: &str, fragment: &str) -> String {
         let lines = self.traced(endpoint, fragment);
@@ -426,6 +435,11 @@ const LOGIN: Site = Site {
     file: "users.rs",
     function: "login",
     runs: "prepare",
+};
+const DOCUMENT: Site = Site {
+    file: "documents.rs",
+    function: "document",
+    runs: "read_to_string",
 };
 const AUTHOR_STATS: Site = Site {
     file: "catalog.rs",
@@ -719,6 +733,54 @@ fn protect_blocks_injection_in_category() {
         assert_eq!(shop.traced("/products", payload), Vec::<Value>::new());
     }
     assert_eq!(shop.review_count("1"), 2, "the stacked DELETE ran");
+}
+
+#[test]
+fn protect_blocks_traversal_in_document_name() {
+    let shop = Shop::start(&[]);
+    for (payload, structure) in [
+        ("../shop.db", "climb out of the folder"),
+        ("faq/../../shop.db", "climb out of the folder"),
+        ("/etc/passwd", "absolute path"),
+        ("welcome.txt\0.pdf", "NUL byte"),
+    ] {
+        let answer = shop.get("/docs", &[("file", payload)]);
+        let event = assert_blocked(&shop, &answer, "path_traversal", &DOCUMENT);
+        assert_input(&event, "query", "file", payload);
+        assert_eq!(event["structure"], structure, "{event:#}");
+    }
+    assert_eq!(shop.files_opened("/docs"), Vec::<String>::new());
+    // The benign twins, on the vulnerable endpoint and on the safe one.
+    for (name, text) in [
+        ("welcome.txt", "Welcome to vulnshop"),
+        ("faq/returns.txt", "Returns are accepted"),
+        ("faq/../welcome.txt", "Welcome to vulnshop"),
+    ] {
+        for endpoint in ["/docs", "/safe/docs"] {
+            let answer = shop.get(endpoint, &[("file", name)]);
+            assert_passes(&answer, 200);
+            assert!(answer.body.contains(text), "{endpoint} {name}: {answer:?}");
+        }
+    }
+    assert_eq!(shop.files_opened("/docs").len(), 3);
+}
+
+#[test]
+fn off_mode_reads_outside_the_documents_folder() {
+    let shop = Shop::start(&[("ANTIBODY_MODE", "off")]);
+    let answer = shop.get("/docs", &[("file", "/etc/passwd")]);
+    assert_passes(&answer, 200);
+    assert!(answer.body.contains("root:"), "{answer:?}");
+    assert_eq!(shop.files_opened("/docs"), ["/etc/passwd"]);
+    // The safe twin refuses whatever the agent's mode.
+    assert_eq!(
+        shop.get("/safe/docs", &[("file", "/etc/passwd")]).status,
+        404
+    );
+    assert_eq!(
+        shop.get("/safe/docs", &[("file", "../shop.db")]).status,
+        404
+    );
 }
 
 #[test]

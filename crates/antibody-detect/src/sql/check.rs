@@ -5,10 +5,10 @@ use std::fmt;
 use std::ops::{ControlFlow, Range};
 
 use super::dialect::Dialect;
-use super::fingerprint::Fingerprint;
 use super::lexer::lex;
 use super::shape::{Lists, is_sign, is_sort_element, is_value_part};
 use super::token::{Token, TokenKind};
+use crate::fingerprint::Fingerprint;
 use crate::input::Input;
 use crate::occurrence::{ByteSet, Needle, each_occurrence, occurs};
 

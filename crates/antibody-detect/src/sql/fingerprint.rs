@@ -1,48 +1,34 @@
-//! Structure fingerprints: one stable hash per query shape.
-
-use std::fmt;
+//! SQL structure fingerprints: one stable hash per query shape.
 
 use super::dialect::Dialect;
 use super::lexer::lex;
 use super::shape::{ends_sort_clause, is_sign, is_sort_element, is_value_part};
 use super::token::{Token, TokenKind};
-
-/// A statement's structure as a 64-bit hash: keywords, names, operators and punctuation,
-/// with every value (string, number, placeholder) collapsed to one symbol, every list of
-/// values in parentheses (`IN (1, 2, 3)`, `VALUES (...), (...)`) collapsed to one symbol,
-/// and `ORDER BY` / `GROUP BY` lists of plain columns collapsed to one symbol.
-///
-/// Keywords and bare names are compared without case, quoted names exactly, comments by
-/// their presence only. The hash is FNV-1a over that normalised sequence, so it is the
-/// same on every platform and in every process: fingerprints can be stored and compared
-/// across restarts and machines. Fingerprints never contain a value from the statement.
-///
-/// ```
-/// use antibody_detect::sql::{Dialect, Fingerprint};
-/// let a = Fingerprint::of("SELECT * FROM t WHERE id IN (1, 2, 3)", Dialect::Sqlite);
-/// let b = Fingerprint::of("select * from T where ID in (42)", Dialect::Sqlite);
-/// let c = Fingerprint::of("SELECT * FROM t WHERE id = 1 OR 1 = 1", Dialect::Sqlite);
-/// assert_eq!(a, b);
-/// assert_ne!(a, c);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Fingerprint(u64);
+use crate::fingerprint::{Case, Fingerprint, Fnv};
 
 impl Fingerprint {
-    /// The fingerprint of `sql` read in `dialect`.
+    /// The fingerprint of `sql` read in `dialect`: its keywords, names, operators and
+    /// punctuation, with every value (string, number, placeholder) collapsed to one symbol,
+    /// every list of values in parentheses (`IN (1, 2, 3)`, `VALUES (...), (...)`) collapsed
+    /// to one symbol, and `ORDER BY` / `GROUP BY` lists of plain columns collapsed to one
+    /// symbol.
+    ///
+    /// Keywords and bare names are compared without case, quoted names exactly, comments by
+    /// their presence only. The hash is FNV-1a over that normalised sequence, so it is the
+    /// same on every platform and in every process: fingerprints can be stored and compared
+    /// across restarts and machines. Fingerprints never contain a value from the statement.
+    ///
+    /// ```
+    /// use antibody_detect::sql::{Dialect, Fingerprint};
+    /// let a = Fingerprint::of("SELECT * FROM t WHERE id IN (1, 2, 3)", Dialect::Sqlite);
+    /// let b = Fingerprint::of("select * from T where ID in (42)", Dialect::Sqlite);
+    /// let c = Fingerprint::of("SELECT * FROM t WHERE id = 1 OR 1 = 1", Dialect::Sqlite);
+    /// assert_eq!(a, b);
+    /// assert_ne!(a, c);
+    /// ```
     pub fn of(sql: &str, dialect: Dialect) -> Self {
         let tokens: Vec<Token> = lex(sql, dialect).collect();
         Self::of_tokens(sql, &tokens)
-    }
-
-    /// A fingerprint from its 64-bit value, as stored by [`Fingerprint::as_u64`].
-    pub const fn from_u64(value: u64) -> Self {
-        Fingerprint(value)
-    }
-
-    /// The 64-bit value, for storage.
-    pub const fn as_u64(self) -> u64 {
-        self.0
     }
 
     /// The fingerprint of `sql`, already lexed into `tokens`.
@@ -78,13 +64,7 @@ impl Fingerprint {
             }
             i += 1;
         }
-        Fingerprint(hash.0)
-    }
-}
-
-impl fmt::Display for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
+        Fingerprint::from_u64(hash.finish())
     }
 }
 
@@ -133,41 +113,4 @@ fn symbol(hash: &mut Fnv, sql: &str, token: Token) {
         TokenKind::CloseBracket => (b']', b"", Case::Exact),
     };
     hash.symbol(tag, text, case);
-}
-
-#[derive(Clone, Copy)]
-enum Case {
-    Exact,
-    Upper,
-    Lower,
-}
-
-/// 64-bit FNV-1a: tiny, fast on short inputs and fixed forever, unlike `std`'s hasher.
-struct Fnv(u64);
-
-impl Fnv {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-
-    fn new() -> Self {
-        Fnv(Self::OFFSET)
-    }
-
-    fn byte(&mut self, byte: u8) {
-        self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(Self::PRIME);
-    }
-
-    /// One symbol: a tag, its text in the given case, and a terminator, so that adjacent
-    /// symbols can never run together.
-    fn symbol(&mut self, tag: u8, text: &[u8], case: Case) {
-        self.byte(tag);
-        for &byte in text {
-            self.byte(match case {
-                Case::Exact => byte,
-                Case::Upper => byte.to_ascii_uppercase(),
-                Case::Lower => byte.to_ascii_lowercase(),
-            });
-        }
-        self.byte(0xff);
-    }
 }

@@ -14,9 +14,9 @@ mod lexer;
 mod shape;
 mod token;
 
+pub use crate::fingerprint::Fingerprint;
 pub use check::{Added, Analysis, Evidence, FirstOccurrence, SqlDetector, Verdict};
 pub use dialect::{Dialect, UnknownDialect};
-pub use fingerprint::Fingerprint;
 pub use keyword::is_keyword;
 pub use lexer::{Lexer, lex};
 pub use token::{Token, TokenKind};
