@@ -73,17 +73,20 @@ pub enum SinkKind {
     Sql,
     /// File system paths opened, written, listed or removed.
     File,
+    /// Programs started, with a shell or without.
+    Command,
 }
 
 impl SinkKind {
     /// Every sink kind.
-    pub const ALL: [SinkKind; 2] = [SinkKind::Sql, SinkKind::File];
+    pub const ALL: [SinkKind; 3] = [SinkKind::Sql, SinkKind::File, SinkKind::Command];
 
     /// The name used in configuration (`ANTIBODY_SQL_MODE`, `[modes] sql = ...`) and events.
     pub fn as_str(self) -> &'static str {
         match self {
             SinkKind::Sql => "sql",
             SinkKind::File => "file",
+            SinkKind::Command => "command",
         }
     }
 }

@@ -62,6 +62,12 @@ pub enum EventKind {
     /// A call site reached a folder or an extension it never learned, and no request input
     /// takes the path out of its folder.
     FileAnomaly,
+    /// A request input added shell syntax to a command, or supplied its program or an
+    /// option.
+    CommandInjection,
+    /// A call site started a command of a shape it never learned, and no request input
+    /// explains it.
+    CommandAnomaly,
     /// The agent failed inside a sink (a panic or an exhausted time budget); the
     /// application's call went ahead unchecked.
     AgentError,
@@ -80,6 +86,8 @@ impl EventKind {
             EventKind::SqlAnomaly => "sql_anomaly",
             EventKind::PathTraversal => "path_traversal",
             EventKind::FileAnomaly => "file_anomaly",
+            EventKind::CommandInjection => "command_injection",
+            EventKind::CommandAnomaly => "command_anomaly",
             EventKind::AgentError => "agent_error",
             EventKind::EventsDropped => "events_dropped",
             EventKind::UnattributedSink => "unattributed_sink",
@@ -141,7 +149,8 @@ pub struct SinkReport {
     pub kind: SinkKind,
     /// The SQL dialect, for SQL sinks.
     pub dialect: Option<&'static str>,
-    /// What the application was about to do, for file sinks (`read`, `write`, ...).
+    /// What the application was about to do, for file and command sinks (`read`, `write`,
+    /// `shell`, `exec`, ...).
     pub operation: Option<&'static str>,
     /// What the application was about to run (a statement, a path), with secrets masked.
     pub statement: String,

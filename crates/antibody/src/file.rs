@@ -11,7 +11,6 @@ use crate::config::{Mode, SinkKind};
 use crate::context::RequestContext;
 use crate::decision::{Blocked, Finding};
 use crate::event::{EventKind, SinkReport, mask_secrets};
-use crate::learning::Observation;
 use crate::sink::{describe_request, event_at};
 
 /// What the application is about to do with a path.
@@ -59,14 +58,9 @@ impl Agent {
         path: &Path,
         site: &CallSite,
     ) -> Result<(), Blocked> {
-        let Some((mode, context)) = self.start_check(SinkKind::File) else {
-            return Ok(());
-        };
-        self.fail_open(
-            SinkKind::File,
-            || site.clone(),
-            || self.judge_path(access, path, site, context.as_deref(), mode),
-        )
+        self.check_at(SinkKind::File, site, |context, mode| {
+            self.judge_path(access, path, site, context, mode)
+        })
     }
 
     fn judge_path(
@@ -77,16 +71,8 @@ impl Agent {
         context: Option<&RequestContext>,
         mode: Mode,
     ) -> Result<(), Blocked> {
-        assert!(
-            !self.config().panic_in_checks,
-            "fault injected into the file check"
-        );
         let text = path.to_string_lossy();
         let inputs = context.map(RequestContext::inputs).unwrap_or_default();
-        let uninspected = context.is_some_and(RequestContext::inputs_overflowed);
-        if context.is_none() {
-            self.report_unattributed(SinkKind::File, site);
-        }
         let mut verdict = check(&text, &inputs);
         if let PathVerdict::Data { folder_end } = verdict {
             if let Some(evidence) = escaping_link(&text, folder_end, &inputs) {
@@ -94,34 +80,21 @@ impl Agent {
             }
         }
         let shape = fingerprint(&text);
-        let learnable = !verdict.is_traversal()
-            && !uninspected
-            && !context.is_some_and(RequestContext::attack_reported);
-        let observation = self.inner.learning.observe(site, shape.as_u64(), learnable);
-        let (finding, kind, evidence, structure) = match (&verdict, observation) {
-            (PathVerdict::Traversal(evidence), _) => (
-                Finding::Attack,
-                EventKind::PathTraversal,
-                Some(evidence),
-                evidence.added.as_str().to_owned(),
-            ),
-            (_, Observation::New) if uninspected => (
-                Finding::Attack,
-                EventKind::PathTraversal,
-                None,
-                "new folder or extension in a request with inputs the agent did not inspect"
-                    .to_owned(),
-            ),
-            (_, Observation::New) => (
-                Finding::Anomaly,
-                EventKind::FileAnomaly,
-                None,
-                "new folder or extension".to_owned(),
-            ),
-            _ => return Ok(()),
+        let injection = match &verdict {
+            PathVerdict::Traversal(evidence) => Some((evidence.input, evidence.added.as_str())),
+            PathVerdict::NoInput | PathVerdict::Data { .. } => None,
+        };
+        let Some((finding, input, structure)) =
+            self.learn_and_classify(site, shape, injection, context, "new folder or extension")
+        else {
+            return Ok(());
+        };
+        let kind = match finding {
+            Finding::Attack => EventKind::PathTraversal,
+            Finding::Anomaly => EventKind::FileAnomaly,
         };
         let mut event = event_at(kind, mode, site);
-        let secrets = describe_request(&mut event, context, evidence.map(|e| e.input));
+        let secrets = describe_request(&mut event, context, input);
         event.sink = Some(SinkReport {
             kind: SinkKind::File,
             dialect: None,
@@ -130,12 +103,12 @@ impl Agent {
             fingerprint: Some(shape.to_string()),
         });
         event.structure = Some(structure);
-        event.fix = Some(match evidence {
-            Some(evidence) => format!(
+        event.fix = Some(match input {
+            Some(input) => format!(
                 "look {} `{}` up in a list of the files this code serves, or keep it to one \
                  plain name and check that the resolved path stays in its folder",
-                evidence.input.location.source.as_str(),
-                evidence.input.location.name
+                input.location.source.as_str(),
+                input.location.name
             ),
             None => "check where this path comes from: this line never opened that folder or \
                      kind of file before (a stored value?)"

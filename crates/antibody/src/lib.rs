@@ -25,6 +25,7 @@
 
 mod agent;
 mod callsite;
+mod command;
 pub mod config;
 mod context;
 mod decision;
@@ -36,6 +37,7 @@ pub mod integrations;
 #[cfg(feature = "axum")]
 mod layer;
 mod learning;
+pub mod process;
 mod sink;
 mod sql;
 mod transport;

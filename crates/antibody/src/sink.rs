@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use antibody_detect::Input;
+use antibody_detect::{Fingerprint, Input};
 
 use crate::agent::Agent;
 use crate::callsite::CallSite;
@@ -13,6 +13,7 @@ use crate::config::{Mode, SinkKind};
 use crate::context::RequestContext;
 use crate::decision::{Blocked, Finding, decide};
 use crate::event::{Action, Event, EventKind, InputReport, REDACTED, is_secret, mask_secrets};
+use crate::learning::Observation;
 
 impl Agent {
     /// The mode `sink` runs in and the current request's context, counted as one check;
@@ -31,6 +32,34 @@ impl Agent {
             self.count_unattributed();
         }
         Some((mode, context))
+    }
+
+    /// One check of `sink` at a site the integration knows: nothing when the sink is off;
+    /// otherwise `judge`, given the current request's context and the mode, failing open.
+    pub(crate) fn check_at(
+        &self,
+        sink: SinkKind,
+        site: &CallSite,
+        judge: impl FnOnce(Option<&RequestContext>, Mode) -> Result<(), Blocked>,
+    ) -> Result<(), Blocked> {
+        let Some((mode, context)) = self.start_check(sink) else {
+            return Ok(());
+        };
+        self.fail_open(
+            sink,
+            || site.clone(),
+            || {
+                assert!(
+                    !self.config().panic_in_checks,
+                    "fault injected into the {} check",
+                    sink.as_str()
+                );
+                if context.is_none() {
+                    self.report_unattributed(sink, site);
+                }
+                judge(context.as_deref(), mode)
+            },
+        )
     }
 
     /// Runs `check`; a panic inside it is reported as an agent error at the site `site`
@@ -86,6 +115,38 @@ impl Agent {
             return Err(blocked);
         }
         Ok(())
+    }
+}
+
+impl Agent {
+    /// What one call of a sink amounts to: an attack when an input changed what the sink
+    /// does (`injection`: the input and what it added); otherwise what the site's model says
+    /// of its `shape`, learned when nothing from the request shaped it. Answers the finding,
+    /// the input behind it and what to report as the structure (`new_shape` names a shape
+    /// the site never saw); `None` when there is nothing to report.
+    pub(crate) fn learn_and_classify<'i>(
+        &self,
+        site: &CallSite,
+        shape: Fingerprint,
+        injection: Option<(&'i Input<'i>, &'static str)>,
+        context: Option<&RequestContext>,
+        new_shape: &str,
+    ) -> Option<(Finding, Option<&'i Input<'i>>, String)> {
+        let uninspected = context.is_some_and(RequestContext::inputs_overflowed);
+        let learnable = injection.is_none()
+            && !uninspected
+            && !context.is_some_and(RequestContext::attack_reported);
+        let observation = self.inner.learning.observe(site, shape.as_u64(), learnable);
+        Some(match (injection, observation) {
+            (Some((input, added)), _) => (Finding::Attack, Some(input), added.to_owned()),
+            (None, Observation::New) if uninspected => (
+                Finding::Attack,
+                None,
+                format!("{new_shape} in a request with inputs the agent did not inspect"),
+            ),
+            (None, Observation::New) => (Finding::Anomaly, None, new_shape.to_owned()),
+            _ => return None,
+        })
     }
 }
 

@@ -11,6 +11,7 @@ mod data;
 mod documents;
 mod pages;
 mod shop;
+mod tools;
 mod trace;
 mod users;
 

@@ -17,7 +17,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 use crate::trace::Trace;
-use crate::{catalog, data, documents, pages, users};
+use crate::{catalog, data, documents, pages, tools, users};
 
 /// Everything the handlers share.
 pub(crate) struct Shop {
@@ -93,6 +93,7 @@ impl Shop {
             .merge(catalog::routes())
             .merge(users::routes())
             .merge(documents::routes())
+            .merge(tools::routes())
             .layer(agent.layer())
             .with_state(self)
     }

@@ -56,6 +56,28 @@ impl Trace {
         }));
     }
 
+    /// Records that `endpoint` started `argv`; `outcome` is its exit code or why it did
+    /// not start.
+    pub(crate) fn command(
+        &self,
+        endpoint: &str,
+        argv: &[&str],
+        outcome: Result<Option<i32>, String>,
+    ) {
+        let (ok, code, error) = match outcome {
+            Ok(code) => (true, code, None),
+            Err(error) => (false, None, Some(error)),
+        };
+        self.record(&json!({
+            "sink": "command",
+            "endpoint": endpoint,
+            "argv": argv,
+            "ok": ok,
+            "exit": code,
+            "error": error,
+        }));
+    }
+
     fn record(&self, line: &serde_json::Value) {
         if let Some(file) = &self.file {
             if let Ok(mut file) = file.lock() {

@@ -260,6 +260,15 @@ impl Shop {
             .collect()
     }
 
+    /// The argument vectors vulnshop started for `endpoint`, as traced.
+    fn commands_started(&self, endpoint: &str) -> Vec<Value> {
+        self.json_lines("trace.jsonl")
+            .into_iter()
+            .filter(|line| line["sink"] == "command" && line["endpoint"] == endpoint)
+            .map(|line| line["argv"].clone())
+            .collect()
+    }
+
     /// The statement `endpoint` ran with `fragment` in it: traced exactly once, successfully.
     fn ran(&self, endpoint: &str, fragment: &str) -> String {
         let lines = self.traced(endpoint, fragment);
@@ -440,6 +449,11 @@ const DOCUMENT: Site = Site {
     file: "documents.rs",
     function: "document",
     runs: "read_to_string",
+};
+const LOOKUP: Site = Site {
+    file: "tools.rs",
+    function: "lookup",
+    runs: "output",
 };
 const AUTHOR_STATS: Site = Site {
     file: "catalog.rs",
@@ -781,6 +795,50 @@ fn off_mode_reads_outside_the_documents_folder() {
         shop.get("/safe/docs", &[("file", "../shop.db")]).status,
         404
     );
+}
+
+#[test]
+fn protect_blocks_command_injection_in_host_lookup() {
+    let shop = Shop::start(&[]);
+    let canary = shop.path("canary");
+    let canary = canary.to_str().expect("UTF-8");
+    for (payload, structure) in [
+        (format!("localhost; touch {canary}"), "command separator"),
+        (format!("localhost | touch {canary}"), "pipe"),
+        (format!("$(touch {canary})"), "substitution"),
+        (format!("localhost\ntouch {canary}"), "command separator"),
+    ] {
+        let answer = shop.get("/tools/lookup", &[("host", &payload)]);
+        let event = assert_blocked(&shop, &answer, "command_injection", &LOOKUP);
+        assert_input(&event, "query", "host", &payload);
+        assert_eq!(event["structure"], structure, "{event:#}");
+    }
+    assert!(!shop.path("canary").exists(), "an injected command ran");
+    assert_eq!(shop.commands_started("/tools/lookup"), Vec::<Value>::new());
+    for host in ["localhost", "shop-01.internal"] {
+        for endpoint in ["/tools/lookup", "/safe/tools/lookup"] {
+            assert_passes(&shop.get(endpoint, &[("host", host)]), 200);
+        }
+    }
+    assert!(
+        shop.get("/tools/lookup", &[("host", "localhost")])
+            .body
+            .contains("127.0.0.1")
+    );
+}
+
+#[test]
+fn off_mode_runs_the_injected_command() {
+    let shop = Shop::start(&[("ANTIBODY_MODE", "off")]);
+    let canary = shop.path("canary");
+    let payload = format!("localhost; touch {}", canary.to_str().expect("UTF-8"));
+    assert_passes(&shop.get("/tools/lookup", &[("host", &payload)]), 200);
+    assert!(canary.exists(), "the injected command did not run");
+    // The safe twin passes the same text as one strange host name.
+    let other = shop.path("other-canary");
+    let payload = format!("localhost; touch {}", other.to_str().expect("UTF-8"));
+    assert_passes(&shop.get("/safe/tools/lookup", &[("host", &payload)]), 200);
+    assert!(!other.exists());
 }
 
 #[test]
