@@ -29,6 +29,7 @@ mod fingerprint;
 mod input;
 mod occurrence;
 pub mod path;
+pub mod redirect;
 pub mod sql;
 
 pub use fingerprint::Fingerprint;

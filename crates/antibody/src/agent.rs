@@ -133,6 +133,16 @@ impl Builder {
         self
     }
 
+    /// A host of the application's, or one it may send users to (`shop.example`,
+    /// `*.cdn.example`): a redirect there is never an open redirect.
+    pub fn allowed_host(mut self, host: &str) -> Self {
+        self.settings
+            .allowed_hosts
+            .get_or_insert_with(Vec::new)
+            .push(host.trim().to_ascii_lowercase());
+        self
+    }
+
     /// The most bytes of a form, JSON or multipart body read for inputs before the handler
     /// runs; see [`Config::body_cap`](crate::Config::body_cap).
     pub fn body_cap(mut self, bytes: usize) -> Self {

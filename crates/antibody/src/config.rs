@@ -75,11 +75,18 @@ pub enum SinkKind {
     File,
     /// Programs started, with a shell or without.
     Command,
+    /// Redirects the application answers with (their `Location`).
+    Redirect,
 }
 
 impl SinkKind {
     /// Every sink kind.
-    pub const ALL: [SinkKind; 3] = [SinkKind::Sql, SinkKind::File, SinkKind::Command];
+    pub const ALL: [SinkKind; 4] = [
+        SinkKind::Sql,
+        SinkKind::File,
+        SinkKind::Command,
+        SinkKind::Redirect,
+    ];
 
     /// The name used in configuration (`ANTIBODY_SQL_MODE`, `[modes] sql = ...`) and events.
     pub fn as_str(self) -> &'static str {
@@ -87,6 +94,7 @@ impl SinkKind {
             SinkKind::Sql => "sql",
             SinkKind::File => "file",
             SinkKind::Command => "command",
+            SinkKind::Redirect => "redirect",
         }
     }
 }
@@ -127,6 +135,9 @@ pub struct Config {
     pub learning: LearningPeriod,
     /// Proxies whose `X-Forwarded-For` and `Forwarded` headers are believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// The application's own hosts and those it may send users to (`shop.example`,
+    /// `*.cdn.example`); never taken from a request's `Host` header.
+    pub allowed_hosts: Vec<String>,
     /// The most bytes of a form, JSON or multipart body read for inputs before the handler
     /// runs; the rest is inspected as the handler reads it (up to 16 MiB), and the handler
     /// always gets every byte.
@@ -146,6 +157,7 @@ impl Default for Config {
             events_file: None,
             learning: LearningPeriod::default(),
             trusted_proxies: Vec::new(),
+            allowed_hosts: Vec::new(),
             body_cap: 64 * 1024,
             panic_in_checks: false,
         }
@@ -228,6 +240,7 @@ pub(crate) struct Settings {
     /// Zero switches the bound off.
     pub(crate) learning_duration: Option<Duration>,
     pub(crate) trusted_proxies: Option<Vec<IpNet>>,
+    pub(crate) allowed_hosts: Option<Vec<String>>,
     pub(crate) body_cap: Option<usize>,
     pub(crate) panic_in_checks: bool,
 }
@@ -252,6 +265,7 @@ impl Settings {
             learning_calls: self.learning_calls.or(lower.learning_calls),
             learning_duration: self.learning_duration.or(lower.learning_duration),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
+            allowed_hosts: self.allowed_hosts.or(lower.allowed_hosts),
             body_cap: self.body_cap.or(lower.body_cap),
             panic_in_checks: self.panic_in_checks || lower.panic_in_checks,
         }
@@ -278,6 +292,7 @@ impl Settings {
                     }),
             },
             trusted_proxies: self.trusted_proxies.unwrap_or_default(),
+            allowed_hosts: self.allowed_hosts.unwrap_or_default(),
             body_cap: self.body_cap.unwrap_or(defaults.body_cap),
             panic_in_checks: self.panic_in_checks,
         }
@@ -382,6 +397,33 @@ fn parse_proxies<'v>(
         .collect()
 }
 
+fn parse_hosts<'v>(
+    source: &Origin,
+    key: &str,
+    values: impl IntoIterator<Item = &'v str>,
+) -> Result<Vec<String>, ConfigError> {
+    values
+        .into_iter()
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .map(|value| {
+            let name = value.strip_prefix("*.").unwrap_or(value);
+            let valid = name.bytes().all(|byte| {
+                byte.is_ascii_alphanumeric()
+                    || matches!(byte, b'-' | b'.' | b'_' | b':' | b'[' | b']')
+            });
+            if valid && !name.is_empty() {
+                Ok(value.to_ascii_lowercase())
+            } else {
+                Err(source.error(
+                    key,
+                    format!("`{value}` is not a host name (such as shop.example or *.cdn.example)"),
+                ))
+            }
+        })
+        .collect()
+}
+
 fn parse_path(source: &Origin, key: &str, value: &str) -> Result<PathBuf, ConfigError> {
     if value.trim().is_empty() {
         return Err(source.error(key, "an empty path; unset the setting instead"));
@@ -424,6 +466,13 @@ fn from_environment(env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, Co
         settings.trusted_proxies = Some(parse_proxies(
             &source,
             "ANTIBODY_TRUSTED_PROXIES",
+            value.split(','),
+        )?);
+    }
+    if let Some(value) = get("ANTIBODY_ALLOWED_HOSTS") {
+        settings.allowed_hosts = Some(parse_hosts(
+            &source,
+            "ANTIBODY_ALLOWED_HOSTS",
             value.split(','),
         )?);
     }
@@ -480,6 +529,7 @@ fn expected_type(key: &str) -> &'static str {
         "trusted_proxies" => {
             "a list of IP addresses or networks as strings, such as [\"10.0.0.0/8\"]"
         }
+        "allowed_hosts" => "a list of host names as strings, such as [\"shop.example\"]",
         "learning" => "a table with `calls` and `seconds`",
         _ => "a table of sink kinds and modes, such as `sql = \"protect\"`",
     }
@@ -503,22 +553,12 @@ fn from_table(source: &Origin, table: &toml::Table) -> Result<Settings, ConfigEr
                 settings.body_cap = Some(parse_bytes(source, key, &bytes.to_string())?);
             }
             ("trusted_proxies", toml::Value::Array(items)) => {
-                let texts = items
-                    .iter()
-                    .map(|item| {
-                        item.as_str().ok_or_else(|| {
-                            source.error(
-                                key,
-                                format!(
-                                    "expected {}, found a list holding {}",
-                                    expected_type(key),
-                                    a_type(item)
-                                ),
-                            )
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
+                let texts = strings(source, key, items)?;
                 settings.trusted_proxies = Some(parse_proxies(source, key, texts)?);
+            }
+            ("allowed_hosts", toml::Value::Array(items)) => {
+                let texts = strings(source, key, items)?;
+                settings.allowed_hosts = Some(parse_hosts(source, key, texts)?);
             }
             ("learning", toml::Value::Table(learning)) => {
                 learning_from_table(source, learning, &mut settings)?;
@@ -528,7 +568,7 @@ fn from_table(source: &Origin, table: &toml::Table) -> Result<Settings, ConfigEr
             }
             (
                 "mode" | "strict" | "state_dir" | "events_file" | "body_cap" | "trusted_proxies"
-                | "learning" | "modes",
+                | "allowed_hosts" | "learning" | "modes",
                 _,
             ) => {
                 return Err(source.error(
@@ -539,12 +579,35 @@ fn from_table(source: &Origin, table: &toml::Table) -> Result<Settings, ConfigEr
             _ => {
                 return Err(source.error(
                     key,
-                    "unknown setting; expected mode, modes, strict, state_dir, events_file, learning, trusted_proxies or body_cap",
+                    "unknown setting; expected mode, modes, strict, state_dir, events_file, learning, trusted_proxies, allowed_hosts or body_cap",
                 ));
             }
         }
     }
     Ok(settings)
+}
+
+/// The strings of a TOML list, or an error naming the first item that is not one.
+fn strings<'t>(
+    source: &Origin,
+    key: &str,
+    items: &'t [toml::Value],
+) -> Result<Vec<&'t str>, ConfigError> {
+    items
+        .iter()
+        .map(|item| {
+            item.as_str().ok_or_else(|| {
+                source.error(
+                    key,
+                    format!(
+                        "expected {}, found a list holding {}",
+                        expected_type(key),
+                        a_type(item)
+                    ),
+                )
+            })
+        })
+        .collect()
 }
 
 /// The `[learning]` table.

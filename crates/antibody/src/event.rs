@@ -68,6 +68,8 @@ pub enum EventKind {
     /// A call site started a command of a shape it never learned, and no request input
     /// explains it.
     CommandAnomaly,
+    /// A request input sent a redirect to another site, or to a scheme that runs script.
+    OpenRedirect,
     /// The agent failed inside a sink (a panic or an exhausted time budget); the
     /// application's call went ahead unchecked.
     AgentError,
@@ -88,6 +90,7 @@ impl EventKind {
             EventKind::FileAnomaly => "file_anomaly",
             EventKind::CommandInjection => "command_injection",
             EventKind::CommandAnomaly => "command_anomaly",
+            EventKind::OpenRedirect => "open_redirect",
             EventKind::AgentError => "agent_error",
             EventKind::EventsDropped => "events_dropped",
             EventKind::UnattributedSink => "unattributed_sink",

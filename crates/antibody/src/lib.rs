@@ -38,6 +38,7 @@ pub mod integrations;
 mod layer;
 mod learning;
 pub mod process;
+mod redirect;
 mod sink;
 mod sql;
 mod transport;

@@ -26,12 +26,17 @@ impl Agent {
         if mode == Mode::Off {
             return None;
         }
-        self.inner.counters.checks.fetch_add(1, Ordering::Relaxed);
+        self.count_check();
         let context = RequestContext::current();
         if context.is_none() {
             self.count_unattributed();
         }
         Some((mode, context))
+    }
+
+    /// Counts one check.
+    pub(crate) fn count_check(&self) {
+        self.inner.counters.checks.fetch_add(1, Ordering::Relaxed);
     }
 
     /// One check of `sink` at a site the integration knows: nothing when the sink is off;
@@ -47,7 +52,7 @@ impl Agent {
         };
         self.fail_open(
             sink,
-            || site.clone(),
+            || Some(site.clone()),
             || {
                 assert!(
                     !self.config().panic_in_checks,
@@ -63,11 +68,11 @@ impl Agent {
     }
 
     /// Runs `check`; a panic inside it is reported as an agent error at the site `site`
-    /// names, and the action is allowed: the agent never breaks the application.
+    /// names (if any), and the action is allowed: the agent never breaks the application.
     pub(crate) fn fail_open(
         &self,
         sink: SinkKind,
-        site: impl FnOnce() -> CallSite,
+        site: impl FnOnce() -> Option<CallSite>,
         check: impl FnOnce() -> Result<(), Blocked>,
     ) -> Result<(), Blocked> {
         catch_unwind(AssertUnwindSafe(check)).unwrap_or_else(|panic| {
@@ -78,7 +83,7 @@ impl Agent {
                 .unwrap_or_else(|| "a panic without a message".to_owned());
             self.note_error(
                 sink,
-                Some(&site()),
+                site().as_ref(),
                 format!("panic in the {} check: {message}", sink.as_str()),
             );
             Ok(())

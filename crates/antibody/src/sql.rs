@@ -52,9 +52,11 @@ impl Agent {
         };
         self.fail_open(
             SinkKind::Sql,
-            || match site {
-                SiteSource::Known(site) => site.clone(),
-                SiteSource::Stack => self.stack_site(),
+            || {
+                Some(match site {
+                    SiteSource::Known(site) => site.clone(),
+                    SiteSource::Stack => self.stack_site(),
+                })
             },
             || self.judge_sql(dialect, statement, site, context.as_deref(), mode),
         )

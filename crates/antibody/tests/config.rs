@@ -578,7 +578,7 @@ const BAD_FILE_VALUES: &[(&str, &str, &str)] = &[
     (
         "[modes]\nhttp = \"protect\"",
         "modes.http",
-        "unknown sink kind; expected one of sql, file, command",
+        "unknown sink kind; expected one of sql, file, command, redirect",
     ),
     (
         "[modes]\nsql = \"block\"",
@@ -594,7 +594,7 @@ const BAD_FILE_VALUES: &[(&str, &str, &str)] = &[
         "mdoe = \"protect\"",
         "mdoe",
         "unknown setting; expected mode, modes, strict, state_dir, events_file, learning, \
-         trusted_proxies or body_cap",
+         trusted_proxies, allowed_hosts or body_cap",
     ),
 ];
 
@@ -711,6 +711,7 @@ fn the_readme_s_example_file_is_a_valid_configuration() {
     assert_eq!(config.mode, Mode::Protect);
     assert_eq!(config.mode_for(SinkKind::Sql), Mode::Monitor);
     assert_eq!(config.trusted_proxies, [net("10.0.0.0/8")]);
+    assert_eq!(config.allowed_hosts, ["shop.example", "*.cdn.example"]);
     assert_eq!(config.learning.calls, Some(100));
     assert_eq!(config.learning.duration, None);
     assert_eq!(config.body_cap, 65_536);

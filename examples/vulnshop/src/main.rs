@@ -10,6 +10,7 @@ mod catalog;
 mod data;
 mod documents;
 mod pages;
+mod redirects;
 mod shop;
 mod tools;
 mod trace;
@@ -94,9 +95,12 @@ async fn run(options: Options) -> Result<(), String> {
         .or_else(|| temporary.as_ref().map(|dir| dir.path().to_owned()))
         .ok_or("no data folder")?;
     // The agent's own variables (ANTIBODY_*) override these defaults.
+    // The shop's own host is configured here, never read from a request's `Host` header.
     let agent = Agent::builder()
         .mode(Mode::Protect)
         .state_dir(data_dir.join("state"))
+        .allowed_host("localhost")
+        .allowed_host(&options.addr.ip().to_string())
         .build()
         .map_err(|e| e.to_string())?;
     let shop = shop::Shop::open(&data_dir, agent.clone(), trace::Trace::from_env()?).await?;

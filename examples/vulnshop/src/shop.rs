@@ -17,7 +17,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 use crate::trace::Trace;
-use crate::{catalog, data, documents, pages, tools, users};
+use crate::{catalog, data, documents, pages, redirects, tools, users};
 
 /// Everything the handlers share.
 pub(crate) struct Shop {
@@ -86,15 +86,19 @@ impl Shop {
         }))
     }
 
-    /// Every route, behind the agent's layer.
+    /// Every route, behind the agent's layer; redirects are traced as they leave, after the
+    /// agent had its say.
     pub(crate) fn router(self: Arc<Self>, agent: &Agent) -> Router {
+        let traced = axum::middleware::from_fn_with_state(Arc::clone(&self), trace_redirects);
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .merge(catalog::routes())
             .merge(users::routes())
             .merge(documents::routes())
             .merge(tools::routes())
+            .merge(redirects::routes())
             .layer(agent.layer())
+            .layer(traced)
             .with_state(self)
     }
 
@@ -184,4 +188,21 @@ impl<T> Ran<T> {
             statement: statement.expanded_sql(),
         }
     }
+}
+
+/// Records each redirect the shop sends, with its `Location`, in the trace.
+async fn trace_redirects(
+    axum::extract::State(shop): axum::extract::State<Arc<Shop>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let endpoint = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    if response.status().is_redirection() {
+        if let Some(location) = response.headers().get(axum::http::header::LOCATION) {
+            shop.trace
+                .redirect(&endpoint, &String::from_utf8_lossy(location.as_bytes()));
+        }
+    }
+    response
 }

@@ -78,6 +78,11 @@ impl Trace {
         }));
     }
 
+    /// Records that `endpoint` redirected to `location`.
+    pub(crate) fn redirect(&self, endpoint: &str, location: &str) {
+        self.record(&json!({"sink": "redirect", "endpoint": endpoint, "location": location}));
+    }
+
     fn record(&self, line: &serde_json::Value) {
         if let Some(file) = &self.file {
             if let Ok(mut file) = file.lock() {

@@ -269,6 +269,15 @@ impl Shop {
             .collect()
     }
 
+    /// The `Location`s vulnshop redirected to from `endpoint`, as traced.
+    fn redirects_sent(&self, endpoint: &str) -> Vec<String> {
+        self.json_lines("trace.jsonl")
+            .into_iter()
+            .filter(|line| line["sink"] == "redirect" && line["endpoint"] == endpoint)
+            .map(|line| line["location"].as_str().expect("a location").to_owned())
+            .collect()
+    }
+
     /// The statement `endpoint` ran with `fragment` in it: traced exactly once, successfully.
     fn ran(&self, endpoint: &str, fragment: &str) -> String {
         let lines = self.traced(endpoint, fragment);
@@ -839,6 +848,47 @@ fn off_mode_runs_the_injected_command() {
     let payload = format!("localhost; touch {}", other.to_str().expect("UTF-8"));
     assert_passes(&shop.get("/safe/tools/lookup", &[("host", &payload)]), 200);
     assert!(!other.exists());
+}
+
+#[test]
+fn protect_blocks_open_redirects() {
+    let shop = Shop::start(&[]);
+    for next in [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ] {
+        let answer = shop.get("/go", &[("next", next)]);
+        assert_eq!(answer.status, 403, "{next}: {answer:?}");
+        let id = answer.header("x-antibody-event").expect("an event id");
+        let event = shop.wait_for_event(id, |event| event["id"] == id);
+        assert_eq!(event["kind"], "open_redirect", "{event:#}");
+        assert_input(&event, "query", "next", next);
+    }
+    assert_eq!(shop.redirects_sent("/go"), Vec::<String>::new());
+    for next in [
+        "/account",
+        "/products?category=books",
+        "/login?next=https://evil.example/",
+    ] {
+        for endpoint in ["/go", "/safe/go"] {
+            let answer = shop.get(endpoint, &[("next", next)]);
+            assert_passes(&answer, 302);
+            assert_eq!(answer.header("location"), Some(next), "{endpoint}");
+        }
+    }
+    assert_eq!(shop.redirects_sent("/go").len(), 3);
+}
+
+#[test]
+fn off_mode_redirects_anywhere_and_the_safe_twin_stays_home() {
+    let shop = Shop::start(&[("ANTIBODY_MODE", "off")]);
+    let answer = shop.get("/go", &[("next", "//evil.example/")]);
+    assert_passes(&answer, 302);
+    assert_eq!(shop.redirects_sent("/go"), ["//evil.example/"]);
+    let safe = shop.get("/safe/go", &[("next", "//evil.example/")]);
+    assert_eq!(safe.header("location"), Some("/"));
 }
 
 #[test]
