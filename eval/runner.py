@@ -176,8 +176,10 @@ class Setup:
 
 
 def vulnerable_lines(lines: list[dict]) -> list[dict]:
-    """The trace lines of statements built from input (not the app's bound ones)."""
-    return [line for line in lines if line.get("sql") not in sqlshape.FIXED_STATEMENTS]
+    """The trace lines of statements built from input (not the app's bound ones); the
+    trace's other sinks (files, commands, redirects) are left out."""
+    return [line for line in lines
+            if line.get("sink") == "sql" and line.get("sql") not in sqlshape.FIXED_STATEMENTS]
 
 
 def needs_reseed(lines: list[dict]) -> bool:
