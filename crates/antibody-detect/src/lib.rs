@@ -1,7 +1,7 @@
 //! Antibody's detection core.
 //!
 //! Pure functions over strings: a detector takes what a sink is about to execute (an SQL
-//! query, a file path, a command) and the request's inputs, and returns a verdict with evidence. Nothing in
+//! query, a file path, a command, a redirect, a script) and the request's inputs, and returns a verdict with evidence. Nothing in
 //! this crate performs I/O, spawns tasks or keeps global state, so every decision can be
 //! reproduced from its arguments alone, fuzzed and benchmarked in isolation.
 //!
@@ -30,6 +30,7 @@ mod input;
 mod occurrence;
 pub mod path;
 pub mod redirect;
+pub mod script;
 pub mod sql;
 
 pub use fingerprint::Fingerprint;

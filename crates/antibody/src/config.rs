@@ -77,15 +77,18 @@ pub enum SinkKind {
     Command,
     /// Redirects the application answers with (their `Location`).
     Redirect,
+    /// Scripts the application evaluates.
+    Script,
 }
 
 impl SinkKind {
     /// Every sink kind.
-    pub const ALL: [SinkKind; 4] = [
+    pub const ALL: [SinkKind; 5] = [
         SinkKind::Sql,
         SinkKind::File,
         SinkKind::Command,
         SinkKind::Redirect,
+        SinkKind::Script,
     ];
 
     /// The name used in configuration (`ANTIBODY_SQL_MODE`, `[modes] sql = ...`) and events.
@@ -95,6 +98,7 @@ impl SinkKind {
             SinkKind::File => "file",
             SinkKind::Command => "command",
             SinkKind::Redirect => "redirect",
+            SinkKind::Script => "script",
         }
     }
 }

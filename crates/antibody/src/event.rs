@@ -70,6 +70,11 @@ pub enum EventKind {
     CommandAnomaly,
     /// A request input sent a redirect to another site, or to a scheme that runs script.
     OpenRedirect,
+    /// A request input added code to a script the application evaluates.
+    CodeInjection,
+    /// A call site evaluated a script of a shape it never learned, and no request input
+    /// explains it.
+    ScriptAnomaly,
     /// The agent failed inside a sink (a panic or an exhausted time budget); the
     /// application's call went ahead unchecked.
     AgentError,
@@ -91,6 +96,8 @@ impl EventKind {
             EventKind::CommandInjection => "command_injection",
             EventKind::CommandAnomaly => "command_anomaly",
             EventKind::OpenRedirect => "open_redirect",
+            EventKind::CodeInjection => "code_injection",
+            EventKind::ScriptAnomaly => "script_anomaly",
             EventKind::AgentError => "agent_error",
             EventKind::EventsDropped => "events_dropped",
             EventKind::UnattributedSink => "unattributed_sink",

@@ -32,13 +32,14 @@ mod decision;
 pub mod event;
 mod file;
 pub mod fs;
-#[cfg(any(feature = "sqlx", feature = "rusqlite"))]
+#[cfg(any(feature = "sqlx", feature = "rusqlite", feature = "rhai"))]
 pub mod integrations;
 #[cfg(feature = "axum")]
 mod layer;
 mod learning;
 pub mod process;
 mod redirect;
+mod script;
 mod sink;
 mod sql;
 mod transport;

@@ -6,6 +6,7 @@
 //! vulnshop --addr 127.0.0.1:8080 [--data-dir DIR]
 //! ```
 
+mod calculator;
 mod catalog;
 mod data;
 mod documents;

@@ -78,6 +78,22 @@ impl Trace {
         }));
     }
 
+    /// Records that `endpoint` evaluated `script`; `outcome` is its value or the error.
+    pub(crate) fn script(&self, endpoint: &str, script: &str, outcome: Result<String, String>) {
+        let (ok, value, error) = match outcome {
+            Ok(value) => (true, Some(value), None),
+            Err(error) => (false, None, Some(error)),
+        };
+        self.record(&json!({
+            "sink": "script",
+            "endpoint": endpoint,
+            "script": script,
+            "ok": ok,
+            "value": value,
+            "error": error,
+        }));
+    }
+
     /// Records that `endpoint` redirected to `location`.
     pub(crate) fn redirect(&self, endpoint: &str, location: &str) {
         self.record(&json!({"sink": "redirect", "endpoint": endpoint, "location": location}));

@@ -464,6 +464,11 @@ const LOOKUP: Site = Site {
     function: "lookup",
     runs: "output",
 };
+const CALC: Site = Site {
+    file: "calculator.rs",
+    function: "calculate",
+    runs: "eval_with_scope_checked",
+};
 const AUTHOR_STATS: Site = Site {
     file: "catalog.rs",
     function: "author_stats",
@@ -889,6 +894,37 @@ fn off_mode_redirects_anywhere_and_the_safe_twin_stays_home() {
     assert_eq!(shop.redirects_sent("/go"), ["//evil.example/"]);
     let safe = shop.get("/safe/go", &[("next", "//evil.example/")]);
     assert_eq!(safe.header("location"), Some("/"));
+}
+
+#[test]
+fn protect_blocks_code_injection_in_the_calculator() {
+    const SECRET: &str = "vulnshop-calc-secret-7f3a";
+    let shop = Shop::start(&[]);
+    for (qty, structure) in [("secret", "name"), ("0; return secret", "code syntax")] {
+        let answer = shop.get("/calc", &[("qty", qty)]);
+        let event = assert_blocked(&shop, &answer, "code_injection", &CALC);
+        assert_input(&event, "query", "qty", qty);
+        assert_eq!(event["structure"], structure, "{event:#}");
+        assert!(!answer.body.contains(SECRET));
+    }
+    for (qty, total) in [("3", "36"), ("2 + 1", "36")] {
+        for endpoint in ["/calc", "/safe/calc"] {
+            let answer = shop.get(endpoint, &[("qty", qty)]);
+            assert_passes(&answer, 200);
+            assert!(
+                answer.body.contains(&format!("Total: {total}")),
+                "{endpoint}: {answer:?}"
+            );
+        }
+    }
+    // Off mode reads the secret; the safe twin never can.
+    let off = Shop::start(&[("ANTIBODY_MODE", "off")]);
+    assert!(
+        off.get("/calc", &[("qty", "0; return secret")])
+            .body
+            .contains(SECRET)
+    );
+    assert_eq!(off.get("/safe/calc", &[("qty", "0; return secret")]).status, 400);
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Wrappers that put the agent in front of libraries' dangerous calls, each adopted by
 //! changing a type.
 
+#[cfg(feature = "rhai")]
+pub mod rhai;
 #[cfg(feature = "rusqlite")]
 pub mod rusqlite;
 #[cfg(feature = "sqlx")]
