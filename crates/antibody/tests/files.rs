@@ -4,25 +4,23 @@
 //! mode, over the layer; the verdict is read from the answer and the events file.
 #![cfg(feature = "axum")]
 
+mod support;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use antibody::{Agent, Mode};
+use antibody::Mode;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::Request;
 use axum::routing::get;
 use serde_json::Value;
-use tower::ServiceExt;
+use support::{Recorded, encoded};
 
 /// A documents folder with a few files, a secret outside it, and a link inside it that
-/// leads out.
+/// leads out; the agent's folder is the site's root.
 struct Site {
-    agent: Agent,
-    root: tempfile::TempDir,
-    events: PathBuf,
+    recorded: Recorded,
 }
 
 impl Site {
@@ -31,59 +29,37 @@ impl Site {
     }
 
     fn with(mode: Mode, configure: impl FnOnce(antibody::Builder) -> antibody::Builder) -> Self {
-        let root = tempfile::tempdir().expect("a temporary folder");
-        let docs = root.path().join("docs");
+        let recorded = Recorded::with(mode, configure);
+        let root = recorded.dir.path();
+        let docs = root.join("docs");
         std::fs::create_dir_all(docs.join("faq")).expect("folders");
         std::fs::write(docs.join("welcome.txt"), "welcome").expect("a file");
         std::fs::write(docs.join("v1..2.txt"), "version notes").expect("a file");
         std::fs::write(docs.join("faq/returns.txt"), "returns").expect("a file");
-        std::fs::write(root.path().join("secret.txt"), "the secret").expect("a file");
+        std::fs::write(root.join("secret.txt"), "the secret").expect("a file");
         std::fs::write(docs.join(".env"), "TOKEN=abc").expect("a file");
         #[cfg(unix)]
-        std::os::unix::fs::symlink(root.path(), docs.join("up")).expect("a link");
-        let events = root.path().join("events.jsonl");
-        let agent = configure(Agent::builder().mode(mode).events_file(&events))
-            .build_with_env(|_| None)
-            .expect("the agent starts");
-        Site {
-            agent,
-            root,
-            events,
-        }
+        std::os::unix::fs::symlink(root, docs.join("up")).expect("a link");
+        Site { recorded }
     }
 
-    fn docs(&self) -> PathBuf {
-        self.root.path().join("docs")
-    }
-
-    fn app(&self) -> Router {
-        Router::new()
-            .route("/docs", get(read_document))
-            .route("/async/docs", get(read_document_async))
-            .with_state(Arc::new(self.docs()))
-            .layer(self.agent.layer())
+    fn root(&self) -> &Path {
+        self.recorded.dir.path()
     }
 
     /// Asks `route` for the document `file` (sent percent-encoded as given).
     async fn get(&self, route: &str, file: &str) -> (u16, String) {
-        let request = Request::get(format!("{route}?file={file}"))
-            .body(Body::empty())
-            .expect("a valid request");
-        let response = self.app().oneshot(request).await.expect("an answer");
-        let status = response.status().as_u16();
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("the body");
-        (status, String::from_utf8_lossy(&body).into_owned())
+        let app = Router::new()
+            .route("/docs", get(read_document))
+            .route("/async/docs", get(read_document_async))
+            .with_state(Arc::new(self.root().join("docs")))
+            .layer(self.recorded.agent.layer());
+        let answer = support::get(app, &format!("{route}?file={file}"), &[]).await;
+        (answer.status, answer.body)
     }
 
     fn events(&self) -> Vec<Value> {
-        assert!(self.agent.flush());
-        std::fs::read_to_string(&self.events)
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("JSON"))
-            .collect()
+        self.recorded.events()
     }
 }
 
@@ -108,10 +84,6 @@ async fn read_document_async(State(docs): State<Arc<PathBuf>>, Query(params): Pa
     }
 }
 
-fn encoded(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
 #[tokio::test]
 async fn names_inside_the_folder_are_served_whatever_they_look_like() {
     let site = Site::new(Mode::Protect, None);
@@ -134,7 +106,7 @@ async fn names_inside_the_folder_are_served_whatever_they_look_like() {
 #[tokio::test]
 async fn names_that_leave_the_folder_are_traversal_and_answered_403() {
     let site = Site::new(Mode::Protect, None);
-    let secret = site.root.path().join("secret.txt");
+    let secret = site.root().join("secret.txt");
     let secret = secret.to_str().expect("UTF-8");
     let cases = [
         ("../secret.txt", "climb out of the folder"),

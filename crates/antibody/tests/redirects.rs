@@ -4,19 +4,19 @@
 //! configured, never taken from the request's `Host` header.
 #![cfg(feature = "axum")]
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+mod support;
 
-use antibody::{Agent, Mode};
+use std::collections::HashMap;
+
+use antibody::Mode;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::Query;
+use axum::http::StatusCode;
 use axum::http::header::LOCATION;
-use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
-use tower::ServiceExt;
+use support::{Recorded, encoded};
 
 type Params = Query<HashMap<String, String>>;
 
@@ -32,64 +32,34 @@ async fn partner(Query(params): Params) -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response()
 }
 
-struct Shop {
-    agent: Agent,
-    events: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Shop {
-    fn new(mode: Mode) -> Self {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let events = dir.path().join("events.jsonl");
-        let agent = Agent::builder()
-            .mode(mode)
-            .events_file(&events)
+/// The agent, with the shop's own host and its image servers allowed.
+fn shop(mode: Mode) -> Recorded {
+    Recorded::with(mode, |builder| {
+        builder
             .allowed_host("shop.example")
             .allowed_host("*.cdn.example")
-            .build_with_env(|_| None)
-            .expect("the agent starts");
-        Shop {
-            agent,
-            events,
-            _dir: dir,
-        }
-    }
+    })
+}
 
-    /// The status and `Location` of `/route?name=value`, sent with a `Host` of the
-    /// attacker's choosing.
-    async fn get(&self, route: &str, name: &str, value: &str) -> (u16, Option<String>) {
-        let app = Router::new()
-            .route("/go", get(go))
-            .route("/partner", get(partner))
-            .layer(self.agent.layer());
-        let value =
-            percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC);
-        let request = Request::get(format!("{route}?{name}={value}"))
-            .header("host", "evil.example")
-            .body(Body::empty())
-            .expect("a valid request");
-        let response = app.oneshot(request).await.expect("an answer");
-        let location = response
-            .headers()
-            .get(LOCATION)
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-        (response.status().as_u16(), location)
-    }
-
-    fn events(&self) -> Vec<Value> {
-        assert!(self.agent.flush());
-        std::fs::read_to_string(&self.events)
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("JSON"))
-            .collect()
-    }
+/// The status and `Location` of `/route?name=value`, sent with a `Host` of the attacker's
+/// choosing.
+async fn redirect(shop: &Recorded, route: &str, name: &str, value: &str) -> (u16, Option<String>) {
+    let app = Router::new()
+        .route("/go", get(go))
+        .route("/partner", get(partner))
+        .layer(shop.agent.layer());
+    let target = format!("{route}?{name}={}", encoded(value));
+    let answer = support::get(app, &target, &[("host", "evil.example")]).await;
+    let location = answer
+        .headers
+        .get(LOCATION)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    (answer.status, location)
 }
 
 #[tokio::test]
 async fn a_target_an_input_sends_off_the_site_is_answered_403() {
-    let shop = Shop::new(Mode::Protect);
+    let shop = shop(Mode::Protect);
     for (next, structure) in [
         ("//evil.example/", "off-site host: evil.example"),
         ("https://evil.example/", "off-site host: evil.example"),
@@ -102,7 +72,7 @@ async fn a_target_an_input_sends_off_the_site_is_answered_403() {
         ("javascript:alert(1)", "script scheme"),
         ("data:text/html,x", "script scheme"),
     ] {
-        let (status, location) = shop.get("/go", "next", next).await;
+        let (status, location) = redirect(&shop, "/go", "next", next).await;
         assert_eq!((status, location), (403, None), "{next:?}");
         let events = shop.events();
         let event = events.last().expect("an event");
@@ -116,7 +86,7 @@ async fn a_target_an_input_sends_off_the_site_is_answered_403() {
 
 #[tokio::test]
 async fn targets_on_the_site_or_allowed_hosts_are_sent_as_they_are() {
-    let shop = Shop::new(Mode::Protect);
+    let shop = shop(Mode::Protect);
     for next in [
         "/account",
         "/products?category=books",
@@ -126,19 +96,19 @@ async fn targets_on_the_site_or_allowed_hosts_are_sent_as_they_are() {
         "//img.cdn.example/a.png",
         "account",
     ] {
-        let (status, location) = shop.get("/go", "next", next).await;
+        let (status, location) = redirect(&shop, "/go", "next", next).await;
         assert_eq!((status, location.as_deref()), (302, Some(next)), "{next:?}");
     }
     // The application's own off-site redirect, with the input in its query only.
-    let (status, _) = shop.get("/partner", "back", "//evil.example").await;
+    let (status, _) = redirect(&shop, "/partner", "back", "//evil.example").await;
     assert_eq!(status, 303);
     assert_eq!(shop.events(), Vec::<Value>::new());
 }
 
 #[tokio::test]
 async fn monitor_mode_reports_and_sends_the_redirect() {
-    let shop = Shop::new(Mode::Monitor);
-    let (status, location) = shop.get("/go", "next", "//evil.example").await;
+    let shop = shop(Mode::Monitor);
+    let (status, location) = redirect(&shop, "/go", "next", "//evil.example").await;
     assert_eq!((status, location.as_deref()), (302, Some("//evil.example")));
     let events = shop.events();
     assert_eq!(events.len(), 1);

@@ -924,7 +924,10 @@ fn protect_blocks_code_injection_in_the_calculator() {
             .body
             .contains(SECRET)
     );
-    assert_eq!(off.get("/safe/calc", &[("qty", "0; return secret")]).status, 400);
+    assert_eq!(
+        off.get("/safe/calc", &[("qty", "0; return secret")]).status,
+        400
+    );
 }
 
 #[test]
