@@ -84,15 +84,12 @@ fn reserved_v6(ip: Ipv6Addr) -> Option<Reserved> {
         let [l1, l2] = low.to_be_bytes();
         Ipv4Addr::new(h1, h2, l1, l2)
     };
+    // IPv4 carried inside IPv6: mapped (`::ffff:a.b.c.d`), compatible (`::a.b.c.d`), NAT64
+    // (`64:ff9b::a.b.c.d`), and 6to4 (`2002:AABB:CCDD::`, in its second and third segments).
     match segments {
-        // IPv4-mapped and IPv4-compatible.
-        [0, 0, 0, 0, 0, 0xffff, high, low] | [0, 0, 0, 0, 0, 0, high, low] => {
-            return reserved_v4(embedded(high, low));
-        }
-        // NAT64.
-        [0x64, 0xff9b, 0, 0, 0, 0, high, low] => return reserved_v4(embedded(high, low)),
-        // 6to4 carries the IPv4 address in its second and third segments.
-        [0x2002, high, low, ..] => return reserved_v4(embedded(high, low)),
+        [0, 0, 0, 0, 0, 0xffff | 0, high, low]
+        | [0x64, 0xff9b, 0, 0, 0, 0, high, low]
+        | [0x2002, high, low, ..] => return reserved_v4(embedded(high, low)),
         _ => {}
     }
     match segments[0] {
