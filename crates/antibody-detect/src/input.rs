@@ -1,5 +1,6 @@
 //! Request inputs as detectors see them: a decoded value and where it came from.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// The part of a request an input was read from.
@@ -85,4 +86,47 @@ impl<'a> Input<'a> {
             location: Location { source, name },
         }
     }
+}
+
+/// The value, and what it decodes to when the application percent-decodes it once or
+/// twice more.
+pub(crate) fn decoded_forms(value: &str) -> impl Iterator<Item = Cow<'_, str>> {
+    let mut next = Some(Cow::Borrowed(value));
+    let mut left = 3;
+    std::iter::from_fn(move || {
+        let current = next.take()?;
+        left -= 1;
+        if left > 0 && current.contains('%') {
+            let decoded = percent_decode(&current);
+            if decoded != current {
+                next = Some(Cow::Owned(decoded));
+            }
+        }
+        Some(current)
+    })
+}
+
+/// `%XX` sequences decoded; what is not UTF-8 afterwards becomes U+FFFD.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let digits = bytes.get(at + 1..at + 3).and_then(|pair| {
+            let high = char::from(pair[0]).to_digit(16)?;
+            let low = char::from(pair[1]).to_digit(16)?;
+            u8::try_from(high * 16 + low).ok()
+        });
+        match (bytes[at], digits) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                at += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
 }

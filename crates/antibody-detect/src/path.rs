@@ -17,14 +17,13 @@
 //!
 //! let benign = [Input::new(Source::Query, "file", "faq/../welcome.txt")];
 //! let verdict = check("/srv/shop/docs/faq/../welcome.txt", &benign);
-//! assert_eq!(verdict, PathVerdict::Data { folder_end: "/srv/shop/docs/".len() });
+//! assert!(matches!(verdict, PathVerdict::Data { folder_end: 15, .. }));
 //! ```
 
-use std::borrow::Cow;
 use std::ops::{ControlFlow, Range};
 
 use crate::fingerprint::{Case, Fingerprint, Fnv};
-use crate::input::Input;
+use crate::input::{Input, decoded_forms};
 use crate::occurrence::{Needle, each_occurrence};
 
 /// What an input added to a path.
@@ -72,12 +71,17 @@ pub struct PathEvidence<'a> {
 pub enum PathVerdict<'a> {
     /// No input of two characters or more occurs in the path.
     NoInput,
-    /// Inputs occur, and each names something inside the folder it was put in; the first
-    /// of them was put in the folder `path[..folder_end]` (empty: the working directory).
-    /// Only the file system can tell whether a symbolic link there leads elsewhere.
+    /// Inputs occur, and each names something inside the folder it was put in. The
+    /// deepest such folder is `path[..folder_end]` (empty: the working directory), and
+    /// `input` lies at `span` below it: only the file system can tell whether a symbolic
+    /// link there leads out.
     Data {
-        /// Where the folder the first occurring input was put in ends.
+        /// Where the deepest folder an input was put in ends.
         folder_end: usize,
+        /// The input put there.
+        input: &'a Input<'a>,
+        /// Where it (or the form the application decoded it to) lies in the path.
+        span: Range<usize>,
     },
     /// An input takes the path out of its folder, or to a sensitive file.
     Traversal(PathEvidence<'a>),
@@ -117,17 +121,23 @@ const SENSITIVE_NAMES: &[&str] = &[
     "id_ecdsa",
     "id_ed25519",
     "authorized_keys",
-    "shadow",
     "wp-config.php",
     "web.config",
 ];
 
-/// Extensions of private keys and key stores.
-const SENSITIVE_EXTENSIONS: &[&str] = &["pem", "key", "p12", "pfx", "jks", "kdbx"];
+/// Extensions of private keys and key stores (not `.key`, which is also Keynote's).
+const SENSITIVE_EXTENSIONS: &[&str] = &["pem", "p12", "pfx", "jks", "kdbx"];
+
+/// Endings editors and administrators give backup copies (`.env~`, `id_rsa.bak`).
+const BACKUP_ENDINGS: &[&str] = &["~", ".bak", ".old", ".orig", ".swp", ".save"];
 
 fn is_sensitive_name(name: &str) -> bool {
     let lowercase = name.to_ascii_lowercase();
-    SENSITIVE_NAMES.contains(&lowercase.as_str())
+    let lowercase = BACKUP_ENDINGS
+        .iter()
+        .find_map(|ending| lowercase.strip_suffix(ending))
+        .unwrap_or(&lowercase);
+    SENSITIVE_NAMES.contains(&lowercase)
         || lowercase.starts_with(".env.")
         || lowercase.rsplit_once('.').is_some_and(|(stem, extension)| {
             !stem.is_empty() && SENSITIVE_EXTENSIONS.contains(&extension)
@@ -137,18 +147,51 @@ fn is_sensitive_name(name: &str) -> bool {
 /// Judges `path`, about to be opened, against the request's `inputs`.
 pub fn check<'a>(path: &str, inputs: &'a [Input<'a>]) -> PathVerdict<'a> {
     let mut verdict = PathVerdict::NoInput;
+    // Where each folder ends, found once: a long path with many matches stays linear.
+    let separators: Vec<usize> = path
+        .bytes()
+        .enumerate()
+        .filter(|(_, byte)| is_separator(*byte))
+        .map(|(at, _)| at)
+        .collect();
+    let folder_start = |at: usize| {
+        let before = separators.partition_point(|&separator| separator < at);
+        before
+            .checked_sub(1)
+            .map_or(0, |index| separators[index] + 1)
+    };
     for input in inputs {
         for value in decoded_forms(input.value) {
-            if !has_two_characters(&value) {
+            // One character can only matter as the root (`/`), which replaces the folder.
+            if !has_two_characters(&value) && !value.bytes().all(is_separator) {
                 continue;
             }
+            // Occurrences inside one segment already judged are judged alike: skipping them
+            // keeps a long name full of short matches linear.
+            let mut judged_segment = None;
             let traversal = each_occurrence(path, Needle::new(&value), |span| {
-                if verdict == PathVerdict::NoInput {
+                let folder_end = folder_start(span.start);
+                let within_segment = folder_start(span.end) == folder_end;
+                if within_segment && judged_segment == Some(folder_end) {
+                    return ControlFlow::Continue(());
+                }
+                judged_segment = within_segment.then_some(folder_end);
+                // The deepest folder an input was put in is the one the code meant: an input
+                // that also matches the code's own prefix (`tmp` in `/tmp/...`) decides nothing.
+                let deeper = match &verdict {
+                    PathVerdict::Data {
+                        folder_end: known, ..
+                    } => folder_end > *known,
+                    _ => true,
+                };
+                if deeper {
                     verdict = PathVerdict::Data {
-                        folder_end: folder_start(path, span.start),
+                        folder_end,
+                        input,
+                        span: span.clone(),
                     };
                 }
-                match judge_occurrence(path, &span) {
+                match judge_occurrence(path, &span, folder_end) {
                     Some(added) => ControlFlow::Break(PathEvidence { input, span, added }),
                     None => ControlFlow::Continue(()),
                 }
@@ -165,51 +208,8 @@ fn has_two_characters(text: &str) -> bool {
     text.chars().nth(1).is_some()
 }
 
-/// The value, and what it decodes to when the application percent-decodes it once or
-/// twice more.
-fn decoded_forms(value: &str) -> impl Iterator<Item = Cow<'_, str>> {
-    let mut next = Some(Cow::Borrowed(value));
-    let mut left = 3;
-    std::iter::from_fn(move || {
-        let current = next.take()?;
-        left -= 1;
-        if left > 0 && current.contains('%') {
-            let decoded = percent_decode(&current);
-            if decoded != current {
-                next = Some(Cow::Owned(decoded));
-            }
-        }
-        Some(current)
-    })
-}
-
-/// `%XX` sequences decoded; what is not UTF-8 afterwards becomes U+FFFD.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        let digits = bytes.get(at + 1..at + 3).and_then(|pair| {
-            let high = char::from(pair[0]).to_digit(16)?;
-            let low = char::from(pair[1]).to_digit(16)?;
-            u8::try_from(high * 16 + low).ok()
-        });
-        match (bytes[at], digits) {
-            (b'%', Some(byte)) => {
-                decoded.push(byte);
-                at += 3;
-            }
-            (byte, _) => {
-                decoded.push(byte);
-                at += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
-}
-
 /// What the input at `span` adds to `path`, if anything.
-fn judge_occurrence(path: &str, span: &Range<usize>) -> Option<PathAdded> {
+fn judge_occurrence(path: &str, span: &Range<usize>, folder: usize) -> Option<PathAdded> {
     let bytes = path.as_bytes();
     if bytes[span.clone()].contains(&0) {
         return Some(PathAdded::NulByte);
@@ -220,13 +220,15 @@ fn judge_occurrence(path: &str, span: &Range<usize>) -> Option<PathAdded> {
     // Every segment from the folder the input was put in to the input's end counts, and
     // only the input's own `..` can climb.
     let mut depth: isize = 0;
-    let mut start = folder_start(path, span.start);
+    let mut start = folder;
     while start < span.end {
         let end = bytes[start..]
             .iter()
             .position(|&byte| is_separator(byte))
             .map_or(bytes.len(), |at| start + at);
         let segment = &path[start..end];
+        // A sensitive name counts only when the input supplies all of it.
+        let supplied = start >= span.start && end <= span.end;
         match segment {
             "" | "." => {}
             ".." => {
@@ -235,21 +237,14 @@ fn judge_occurrence(path: &str, span: &Range<usize>) -> Option<PathAdded> {
                     return Some(PathAdded::Climb);
                 }
             }
-            name if is_sensitive_name(name) => return Some(PathAdded::SensitiveFile),
+            name if supplied && is_sensitive_name(name) => {
+                return Some(PathAdded::SensitiveFile);
+            }
             _ => depth += 1,
         }
         start = end + 1;
     }
     None
-}
-
-/// Where the folder that text at `at` was put in ends: just past the last separator before
-/// it.
-fn folder_start(path: &str, at: usize) -> usize {
-    path.as_bytes()[..at]
-        .iter()
-        .rposition(|&byte| is_separator(byte))
-        .map_or(0, |separator| separator + 1)
 }
 
 /// Whether `text` is an absolute path or names a drive here (`/etc`, and on Windows also
@@ -345,6 +340,10 @@ mod tests {
             ("docs//etc/passwd", "/etc/passwd", None),
             ("docs/..hidden", "..hidden", None),
             ("docs/report.key.txt", "report.key.txt", None),
+            ("docs/talk.key", "talk.key", None),
+            ("docs/Shadow/notes.txt", "Shadow/notes.txt", None),
+            // `en` (from `Accept-Language`) inside the code's own `.env` chose nothing.
+            ("app/.env", "en", None),
             ("docs/welcome.txt", "welcome.txt", None),
             // The code's own `..` is not the input's.
             ("docs/x/../../shared/a.txt", "x", None),
@@ -365,6 +364,35 @@ mod tests {
             Some(PathAdded::Climb)
         );
         assert_eq!(verdict("docs/100%.txt", "100%.txt"), None);
+    }
+
+    #[test]
+    fn the_folder_is_the_deepest_one_an_input_was_put_in() {
+        let inputs = [
+            Input::new(Source::Query, "decoy", "tmp"),
+            Input::new(Source::Query, "file", "up/secret.txt"),
+        ];
+        let path = "/tmp/site/docs/up/secret.txt";
+        match check(path, &inputs) {
+            PathVerdict::Data {
+                folder_end,
+                input,
+                span,
+            } => {
+                assert_eq!(&path[..folder_end], "/tmp/site/docs/");
+                assert_eq!(input.location.name, "file");
+                assert_eq!(&path[span], "up/secret.txt");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn many_matches_in_one_long_name_are_judged_once() {
+        let name = "a".repeat(200_000);
+        let path = format!("docs/{name}");
+        let inputs = [Input::new(Source::Query, "x", "aa")];
+        assert!(matches!(check(&path, &inputs), PathVerdict::Data { .. }));
     }
 
     #[test]

@@ -24,7 +24,7 @@
 
 use std::ops::Range;
 
-use crate::input::Input;
+use crate::input::{Input, decoded_forms};
 
 /// Why a redirect target leaves the site.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -86,8 +86,9 @@ pub struct Target {
     pub scheme: Option<String>,
     /// The host, decoded and lowercase, when the target names one.
     pub host: Option<String>,
-    /// Where, in the `Location` as sent, the part that decides the scheme and host ends.
-    pub decided_by: usize,
+    /// Where, in the `Location` as sent, the byte that decides where it leads lies: the
+    /// host's first byte, or a scheme's `:`. An input decides the target when it covers it.
+    pub decisive: usize,
 }
 
 /// Schemes with an authority that browsers read leniently (`\` as `/`, slashes optional).
@@ -122,7 +123,7 @@ pub fn target(location: &str) -> Target {
             return Target {
                 scheme,
                 host: None,
-                decided_by: original(len + 1),
+                decisive: original(len),
             };
         }
         _ if clean.len() >= 2 && slash(&clean[0]) && slash(&clean[1]) => {
@@ -130,11 +131,10 @@ pub fn target(location: &str) -> Target {
         }
         // A relative path: the current site.
         _ => {
-            let decided_by = original(clean.iter().take_while(|b| slash(b)).count());
             return Target {
                 scheme: None,
                 host: None,
-                decided_by,
+                decisive: original(0),
             };
         }
     };
@@ -143,14 +143,14 @@ pub fn target(location: &str) -> Target {
         .position(|&b| matches!(b, b'/' | b'\\' | b'?' | b'#'))
         .map_or(clean.len(), |at| authority_start + at);
     let authority = &clean[authority_start..authority_end];
-    let host = authority
+    let host_start = authority
         .iter()
         .rposition(|&b| b == b'@')
-        .map_or(authority, |at| &authority[at + 1..]);
+        .map_or(authority_start, |at| authority_start + at + 1);
     Target {
         scheme,
-        host: Some(normal_host(host)),
-        decided_by: original(authority_end),
+        host: Some(normal_host(&clean[host_start..authority_end])),
+        decisive: original(host_start),
     }
 }
 
@@ -228,20 +228,27 @@ pub fn check<'a>(location: &str, inputs: &'a [Input<'a>], allowed: &[&str]) -> R
         _ => None,
     };
     let mut verdict = RedirectVerdict::NoInput;
-    for input in inputs
-        .iter()
-        .filter(|input| input.value.chars().nth(1).is_some())
-    {
-        for start in memchr::memmem::find_iter(location.as_bytes(), input.value.as_bytes()) {
-            verdict = RedirectVerdict::Data;
-            // The input decides the target when it begins before the scheme and host end.
-            if let (Some(added), true) = (added, start < target.decided_by) {
-                return RedirectVerdict::OpenRedirect(RedirectEvidence {
-                    input,
-                    span: start..start + input.value.len(),
-                    added,
-                    host: target.host.clone(),
-                });
+    for input in inputs {
+        // The value as sent, and as an application may have trimmed or decoded it.
+        for form in decoded_forms(input.value) {
+            let form = form.trim();
+            if form.chars().nth(1).is_none() {
+                continue;
+            }
+            for start in memchr::memmem::find_iter(location.as_bytes(), form.as_bytes()) {
+                verdict = RedirectVerdict::Data;
+                let span = start..start + form.len();
+                // The input decides the target when it supplies the host's first byte (or
+                // the scheme's `:`): a value that merely occurs earlier (`https` from
+                // `X-Forwarded-Proto`) or inside the host (`en` in `identity`) does not.
+                if let (Some(added), true) = (added, span.contains(&target.decisive)) {
+                    return RedirectVerdict::OpenRedirect(RedirectEvidence {
+                        input,
+                        span,
+                        added,
+                        host: target.host.clone(),
+                    });
+                }
             }
         }
     }
@@ -296,6 +303,13 @@ mod tests {
             whole("//img.cdn.example/a.png", None),
             whole("https://shop.example:8443/x", None),
             whole("account", None),
+            // Values that occur without deciding anything.
+            ("https://accounts.partner.example/", "https", None),
+            ("https://identity.partner.example/", "en", None),
+            ("https://accounts.google.example/", "google", None),
+            // Forms an application may have made of the value.
+            ("//evil.example", "//evil.example ", Some(OffSiteHost)),
+            ("//evil.example", "%2F%2Fevil.example", Some(OffSiteHost)),
         ];
         for (location, value, expected) in cases {
             assert_eq!(verdict(location, value), *expected, "{location:?}");

@@ -17,28 +17,34 @@ use crate::event::{EventKind, SinkReport, mask_secrets};
 use crate::sink::{describe_request, event_at};
 
 /// Shells whose `-c` argument is a script.
-const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"];
+const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash"];
 
-/// The script a shell is asked to run (`sh -c SCRIPT`, `bash -lc SCRIPT`), if the command is
-/// one.
-fn shell_script<'a>(program: &str, arguments: &'a [Cow<'a, str>]) -> Option<&'a str> {
-    let name = Path::new(program).file_name()?.to_str()?;
-    if !SHELLS.contains(&name) {
-        return None;
+/// The script a shell is asked to run, if the command runs one: `sh -c SCRIPT`,
+/// `bash -lc SCRIPT`, `sh -c -- SCRIPT`, and through a program that starts another
+/// (`timeout 5 sh -c SCRIPT`, `env A=1 bash -c SCRIPT`, `busybox sh -c SCRIPT`).
+fn shell_script<'a>(program: &'a str, arguments: &'a [Cow<'a, str>]) -> Option<&'a str> {
+    let words = std::iter::once(program).chain(arguments.iter().map(AsRef::as_ref));
+    for (position, word) in words.enumerate() {
+        let name = Path::new(word).file_name().and_then(|name| name.to_str());
+        if !name.is_some_and(|name| SHELLS.contains(&name)) {
+            continue;
+        }
+        // The shell's own options come first; `-c` (alone or among others) announces the
+        // script, after an optional `--`.
+        let rest = &arguments[position..];
+        let options = rest
+            .iter()
+            .take_while(|argument| argument.starts_with('-') && argument.as_ref() != "--");
+        let flag = options
+            .clone()
+            .position(|option| !option.starts_with("--") && option.contains('c'))?;
+        let mut script = rest.get(flag + 1)?;
+        if script == "--" {
+            script = rest.get(flag + 2)?;
+        }
+        return Some(script);
     }
-    // `busybox sh -c ...`: the shell is the first argument.
-    let arguments = match (name, arguments.first()) {
-        ("busybox", Some(shell)) if SHELLS.contains(&shell.as_ref()) => &arguments[1..],
-        ("busybox", _) => return None,
-        _ => arguments,
-    };
-    let flag = arguments.iter().position(|argument| {
-        argument.len() > 1
-            && argument.starts_with('-')
-            && !argument.starts_with("--")
-            && argument.contains('c')
-    })?;
-    arguments.get(flag + 1).map(AsRef::as_ref)
+    None
 }
 
 impl Agent {
@@ -127,8 +133,17 @@ mod tests {
         };
         assert_eq!(shell_script("sh", &args(&["-c", "id"])), Some("id"));
         assert_eq!(shell_script("/bin/bash", &args(&["-lc", "id"])), Some("id"));
+        assert_eq!(shell_script("sh", &args(&["-c", "--", "id"])), Some("id"));
         assert_eq!(
             shell_script("busybox", &args(&["sh", "-c", "id"])),
+            Some("id")
+        );
+        assert_eq!(
+            shell_script("timeout", &args(&["5", "sh", "-c", "id"])),
+            Some("id")
+        );
+        assert_eq!(
+            shell_script("env", &args(&["A=1", "/bin/dash", "-e", "-c", "id"])),
             Some("id")
         );
         assert_eq!(shell_script("getent", &args(&["-c", "id"])), None);

@@ -74,9 +74,18 @@ impl Agent {
         let text = path.to_string_lossy();
         let inputs = context.map(RequestContext::inputs).unwrap_or_default();
         let mut verdict = check(&text, &inputs);
-        if let PathVerdict::Data { folder_end } = verdict {
-            if let Some(evidence) = escaping_link(&text, folder_end, &inputs) {
-                verdict = PathVerdict::Traversal(evidence);
+        if let PathVerdict::Data {
+            folder_end,
+            input,
+            span,
+        } = &verdict
+        {
+            if leaves_through_a_link(&text, *folder_end) {
+                verdict = PathVerdict::Traversal(PathEvidence {
+                    input,
+                    span: span.clone(),
+                    added: PathAdded::Symlink,
+                });
             }
         }
         let shape = fingerprint(&text);
@@ -118,32 +127,18 @@ impl Agent {
     }
 }
 
-/// When the input that lies in `text` from the folder `text[..folder_end]` on reaches,
-/// through a symbolic link, a place outside that folder: the evidence. Paths that do not
-/// exist (yet) are resolved as far as they do.
-fn escaping_link<'a>(
-    text: &str,
-    folder_end: usize,
-    inputs: &'a [antibody_detect::Input<'a>],
-) -> Option<PathEvidence<'a>> {
+/// Whether `text`, resolved through its symbolic links (as far as it exists), lies outside
+/// the folder `text[..folder_end]` (resolved too).
+fn leaves_through_a_link(text: &str, folder_end: usize) -> bool {
     let folder = match &text[..folder_end] {
         "" => Path::new("."),
         folder => Path::new(folder),
     };
-    let folder = folder.canonicalize().ok()?;
-    let resolved = resolve_existing(Path::new(text))?;
-    if resolved.starts_with(&folder) {
-        return None;
-    }
-    let input = inputs
-        .iter()
-        .find(|input| input.value.chars().nth(1).is_some() && text.contains(input.value))?;
-    let start = text.find(input.value)?;
-    Some(PathEvidence {
-        input,
-        span: start..start + input.value.len(),
-        added: PathAdded::Symlink,
-    })
+    let (Ok(folder), Some(resolved)) = (folder.canonicalize(), resolve_existing(Path::new(text)))
+    else {
+        return false;
+    };
+    !resolved.starts_with(&folder)
 }
 
 /// `path` with every symbolic link resolved: the canonical form of its longest existing

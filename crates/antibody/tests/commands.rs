@@ -64,12 +64,22 @@ fn canary(shop: &Recorded) -> PathBuf {
 
 /// `route?host=<host>` through the lookup app behind `shop`'s agent.
 async fn lookup(shop: &Recorded, route: &str, host: &str) -> (u16, String) {
+    lookup_with(shop, route, host, &[]).await
+}
+
+/// The same, with `headers`.
+async fn lookup_with(
+    shop: &Recorded,
+    route: &str,
+    host: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
     let app = Router::new()
         .route("/shell", get(lookup_in_shell))
         .route("/tokio-shell", get(lookup_in_tokio_shell))
         .route("/arguments", get(lookup_with_arguments))
         .layer(shop.agent.layer());
-    let answer = support::get(app, &format!("{route}?host={}", encoded(host)), &[]).await;
+    let answer = support::get(app, &format!("{route}?host={}", encoded(host)), headers).await;
     (answer.status, answer.body)
 }
 
@@ -130,4 +140,20 @@ async fn monitor_mode_reports_and_the_command_runs() {
     assert_eq!(status, 200);
     assert!(canary.exists(), "monitor mode lets the command run");
     assert_eq!(shop.events()[0]["action"], "reported");
+}
+
+#[tokio::test]
+async fn a_browser_s_headers_never_look_like_the_program() {
+    // `en` (from `Accept-Language`) occurs in `getent`, `gzip` in `gzip`'s own name is not
+    // chosen by the request either.
+    let shop = Recorded::new(Mode::Protect);
+    let browser = [
+        ("accept-language", "en-US,en;q=0.9"),
+        ("accept-encoding", "gzip, deflate, br"),
+    ];
+    for route in ["/arguments", "/shell"] {
+        let (status, body) = lookup_with(&shop, route, "localhost", &browser).await;
+        assert_eq!(status, 200, "{route}: {body}");
+    }
+    assert_eq!(shop.events(), Vec::<serde_json::Value>::new());
 }
