@@ -107,8 +107,12 @@ pub(crate) fn decoded_forms(value: &str) -> impl Iterator<Item = Cow<'_, str>> {
 }
 
 /// `%XX` sequences decoded; what is not UTF-8 afterwards becomes U+FFFD.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
+pub(crate) fn percent_decode(text: &str) -> String {
+    String::from_utf8_lossy(&percent_decode_bytes(text.as_bytes())).into_owned()
+}
+
+/// `%XX` sequences of `bytes` decoded.
+pub(crate) fn percent_decode_bytes(bytes: &[u8]) -> Vec<u8> {
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut at = 0;
     while at < bytes.len() {
@@ -128,5 +132,5 @@ fn percent_decode(text: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&decoded).into_owned()
+    decoded
 }

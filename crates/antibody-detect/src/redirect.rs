@@ -24,7 +24,7 @@
 
 use std::ops::Range;
 
-use crate::input::{Input, decoded_forms};
+use crate::input::{Input, decoded_forms, percent_decode_bytes};
 
 /// Why a redirect target leaves the site.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -169,24 +169,7 @@ fn scheme_length(text: &[u8]) -> Option<usize> {
 /// A host as browsers compare it: percent-decoded, without port or brackets' contents
 /// changed, lowercase, without a trailing dot.
 fn normal_host(host: &[u8]) -> String {
-    let mut decoded = Vec::with_capacity(host.len());
-    let mut at = 0;
-    while at < host.len() {
-        let hex = host.get(at + 1..at + 3).and_then(|pair| {
-            let text = std::str::from_utf8(pair).ok()?;
-            u8::from_str_radix(text, 16).ok()
-        });
-        match (host[at], hex) {
-            (b'%', Some(byte)) => {
-                decoded.push(byte);
-                at += 3;
-            }
-            (byte, _) => {
-                decoded.push(byte);
-                at += 1;
-            }
-        }
-    }
+    let decoded = percent_decode_bytes(host);
     let text = String::from_utf8_lossy(&decoded).to_lowercase();
     let without_port = if text.starts_with('[') {
         text.split_inclusive(']').next().unwrap_or(&text).to_owned()
