@@ -96,13 +96,10 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        // The clone is ready only after `poll_ready`; the ready one is taken (tower's rule).
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
         let config = self.agent.config();
         if config.mode == Mode::Off && config.sink_modes.values().all(|m| *m == Mode::Off) {
             return Answering::Passthrough {
-                future: inner.call(request),
+                future: self.inner.call(request),
             }
             .into();
         }
@@ -131,13 +128,17 @@ where
                 let format = if encoded { BodyFormat::Other } else { format };
                 CapturedBody::unread(format, body).into_replay(&context, &self.agent)
             };
-            let future = inner.call(Request::from_parts(parts, body));
+            let future = self.inner.call(Request::from_parts(parts, body));
             return Answering::Scoped {
                 future: RequestContext::scope(Arc::clone(&context), future),
                 context: Some(context),
             }
             .into();
         }
+        // The handler is called later: the ready service goes with the future, and a clone
+        // takes its place (tower's rule: only the service `poll_ready` prepared may be called).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
         let agent = self.agent.clone();
         Answering::Reading {
             future: Box::pin(async move {
@@ -235,6 +236,11 @@ where
                 return blocked_response(blocked.event, context.wants_json());
             }
         }
+    }
+    // A body whose length is known is already in memory: polling it runs no code, so it
+    // needs no context (and no box around it).
+    if response.body().size_hint().exact().is_some() {
+        return response.map(Body::new);
     }
     response.map(|body| Body::new(ContextBody { body, context }))
 }
