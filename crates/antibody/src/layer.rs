@@ -828,12 +828,18 @@ fn request_context(
     body: Vec<RequestInput>,
     body_uninspected: bool,
 ) -> RequestContext {
+    let route = parts.extensions.get::<MatchedPath>().cloned();
+    // Only a route with captures (`/items/{id}`) has parameters to extract.
+    let params = match &route {
+        Some(route) if !route.as_str().contains('{') => None,
+        _ => path_params(parts),
+    };
     let request = CapturedRequest {
         method: parts.method.clone(),
         uri: parts.uri.clone(),
-        route: parts.extensions.get::<MatchedPath>().cloned(),
-        params: path_params(parts),
-        headers: parts.headers.clone(),
+        route,
+        params,
+        headers: HeaderCopy::of(&parts.headers),
         body,
         body_uninspected,
     };
@@ -859,7 +865,7 @@ pub(crate) struct CapturedRequest {
     uri: Uri,
     route: Option<MatchedPath>,
     params: Option<RawPathParams>,
-    headers: HeaderMap,
+    headers: HeaderCopy,
     /// The inputs of a body read before the handler ran.
     body: Vec<RequestInput>,
     /// Whether the body could not be read for inputs (it is compressed).
@@ -881,7 +887,7 @@ impl CapturedRequest {
 
     /// Whether the client asked for JSON rather than a page.
     pub(crate) fn wants_json(&self) -> bool {
-        self.headers.get(ACCEPT).is_some_and(accepts_json)
+        self.headers.get(ACCEPT.as_str()).is_some_and(accepts_json)
     }
 
     /// The inputs: query parameters, path parameters, headers (and the credentials they
@@ -892,11 +898,7 @@ impl CapturedRequest {
         // Decoding only shortens the query; every other input is copied as it is.
         let text_bytes = query.len()
             + params().map(|(n, v)| n.len() + v.len()).sum::<usize>()
-            + self
-                .headers
-                .iter()
-                .map(|(name, value)| name.as_str().len() + value.len())
-                .sum::<usize>()
+            + self.headers.text_len()
             + self
                 .body
                 .iter()
@@ -927,11 +929,11 @@ impl CapturedRequest {
                 table.push(Source::Path, PATH_SEGMENT, &decoded);
             }
         }
-        for (name, value) in &self.headers {
+        for (name, value) in self.headers.iter() {
             // Bytes that are not UTF-8 become U+FFFD, as they do for an application that
             // reads the header leniently.
-            let value = String::from_utf8_lossy(value.as_bytes());
-            if name == COOKIE {
+            let value = String::from_utf8_lossy(value);
+            if name == COOKIE.as_str() {
                 for (name, value) in value.split(';').filter_map(|pair| pair.split_once('=')) {
                     let value = value.trim();
                     push_decoded(&mut table, Source::Cookie, name.trim(), value);
@@ -944,19 +946,19 @@ impl CapturedRequest {
                     }
                 }
             } else {
-                push_decoded(&mut table, Source::Header, name.as_str(), &value);
-                if name == AUTHORIZATION || name == PROXY_AUTHORIZATION {
-                    push_credentials(&mut table, name.as_str(), &value);
+                push_decoded(&mut table, Source::Header, name, &value);
+                if name == AUTHORIZATION.as_str() || name == PROXY_AUTHORIZATION.as_str() {
+                    push_credentials(&mut table, name, &value);
                 }
                 // Each element of a list (`X-Forwarded-For: a, b`, `Forwarded: for=a;
                 // proto=b`), as applications that take one element read it.
                 if value.contains([',', ';']) {
                     for element in value.split([',', ';']) {
                         let element = element.trim();
-                        push_decoded(&mut table, Source::Header, name.as_str(), element);
+                        push_decoded(&mut table, Source::Header, name, element);
                         if let Some((_, parameter)) = element.split_once('=') {
                             let parameter = parameter.trim().trim_matches('"');
-                            table.push(Source::Header, name.as_str(), parameter);
+                            table.push(Source::Header, name, parameter);
                         }
                     }
                 }
@@ -1023,10 +1025,66 @@ fn push_credentials(table: &mut InputTable, header: &str, value: &str) {
 }
 
 /// Whether an `Accept` header asks for JSON rather than a page.
-fn accepts_json(accept: &HeaderValue) -> bool {
-    accept.to_str().is_ok_and(|accept| {
+fn accepts_json(accept: &[u8]) -> bool {
+    std::str::from_utf8(accept).is_ok_and(|accept| {
         accept.contains("json") && !accept.trim_start().starts_with("text/html")
     })
+}
+
+/// A request's headers, copied into one buffer as `name:value` lines: one allocation, where
+/// a `HeaderMap` clone takes several. Names hold no `:` and values no line break, so the
+/// lines read back exactly.
+#[derive(Debug)]
+struct HeaderCopy {
+    text: Vec<u8>,
+    count: usize,
+}
+
+impl HeaderCopy {
+    fn of(headers: &HeaderMap) -> Self {
+        let size = headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 2)
+            .sum();
+        let mut text = Vec::with_capacity(size);
+        for (name, value) in headers {
+            text.extend_from_slice(name.as_str().as_bytes());
+            text.push(b':');
+            text.extend_from_slice(value.as_bytes());
+            text.push(b'\n');
+        }
+        HeaderCopy {
+            text,
+            count: headers.len(),
+        }
+    }
+
+    /// Each header's name (lowercase) and value, in the order they came.
+    fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.text
+            .split(|&byte| byte == b'\n')
+            .filter_map(|line| {
+                let colon = line.iter().position(|&byte| byte == b':')?;
+                let name = std::str::from_utf8(&line[..colon]).ok()?;
+                Some((name, &line[colon + 1..]))
+            })
+    }
+
+    /// The first value of the header `name` (lowercase).
+    fn get(&self, name: &str) -> Option<&[u8]> {
+        self.iter()
+            .find(|(found, _)| *found == name)
+            .map(|(_, value)| value)
+    }
+
+    /// The bytes of every name and value.
+    fn text_len(&self) -> usize {
+        self.text.len().saturating_sub(2 * self.count)
+    }
+
+    fn len(&self) -> usize {
+        self.count
+    }
 }
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the last address
@@ -1365,7 +1423,7 @@ mod tests {
             uri: Uri::from_static("/"),
             route: None,
             params: None,
-            headers: map,
+            headers: HeaderCopy::of(&map),
             body: Vec::new(),
             body_uninspected: false,
         };
@@ -1383,7 +1441,7 @@ mod tests {
             uri: Uri::from_static("/shop/garden%20tools/a_b?id=1&it%27s=2"),
             route: None,
             params: None,
-            headers: HeaderMap::new(),
+            headers: HeaderCopy::of(&HeaderMap::new()),
             body: Vec::new(),
             body_uninspected: false,
         };
