@@ -1061,13 +1061,11 @@ impl HeaderCopy {
 
     /// Each header's name (lowercase) and value, in the order they came.
     fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.text
-            .split(|&byte| byte == b'\n')
-            .filter_map(|line| {
-                let colon = line.iter().position(|&byte| byte == b':')?;
-                let name = std::str::from_utf8(&line[..colon]).ok()?;
-                Some((name, &line[colon + 1..]))
-            })
+        self.text.split(|&byte| byte == b'\n').filter_map(|line| {
+            let colon = line.iter().position(|&byte| byte == b':')?;
+            let name = std::str::from_utf8(&line[..colon]).ok()?;
+            Some((name, &line[colon + 1..]))
+        })
     }
 
     /// The first value of the header `name` (lowercase).
