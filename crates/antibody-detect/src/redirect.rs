@@ -183,7 +183,7 @@ fn normal_host(host: &[u8]) -> String {
 
 /// Whether `host` is one of `allowed` (`shop.example`), or below one written with a
 /// leading dot or star (`.shop.example`, `*.shop.example`).
-fn is_allowed(host: &str, allowed: &[&str]) -> bool {
+pub fn is_allowed(host: &str, allowed: &[&str]) -> bool {
     allowed.iter().any(|pattern| {
         let pattern = pattern.trim().to_ascii_lowercase();
         match pattern
@@ -193,6 +193,17 @@ fn is_allowed(host: &str, allowed: &[&str]) -> bool {
             Some(domain) => host == domain || host.ends_with(&format!(".{domain}")),
             None => host == pattern,
         }
+    })
+}
+
+/// Whether `value` (as sent, or as an application may have trimmed or decoded it) occurs in
+/// `url` covering its byte `decisive` (see [`Target::decisive`]).
+pub fn covers(url: &str, value: &str, decisive: usize) -> bool {
+    decoded_forms(value).any(|form| {
+        let form = form.trim();
+        form.chars().nth(1).is_some()
+            && memchr::memmem::find_iter(url.as_bytes(), form.as_bytes())
+                .any(|start| (start..start + form.len()).contains(&decisive))
     })
 }
 

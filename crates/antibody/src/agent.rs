@@ -133,8 +133,18 @@ impl Builder {
         self
     }
 
-    /// A host of the application's, or one it may send users to (`shop.example`,
-    /// `*.cdn.example`): a redirect there is never an open redirect.
+    /// A host of the application's own (`shop.example`): a redirect there is never an open
+    /// redirect. Outbound requests are not allowed there by it.
+    pub fn own_host(mut self, host: &str) -> Self {
+        self.settings
+            .own_hosts
+            .get_or_insert_with(Vec::new)
+            .push(host.trim().to_ascii_lowercase());
+        self
+    }
+
+    /// A host redirects and outbound requests may go to besides the application's own
+    /// (`partner.example`, `*.cdn.example`).
     pub fn allowed_host(mut self, host: &str) -> Self {
         self.settings
             .allowed_hosts

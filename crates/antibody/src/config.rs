@@ -79,16 +79,19 @@ pub enum SinkKind {
     Redirect,
     /// Scripts the application evaluates.
     Script,
+    /// Requests the application sends to other servers.
+    Outbound,
 }
 
 impl SinkKind {
     /// Every sink kind.
-    pub const ALL: [SinkKind; 5] = [
+    pub const ALL: [SinkKind; 6] = [
         SinkKind::Sql,
         SinkKind::File,
         SinkKind::Command,
         SinkKind::Redirect,
         SinkKind::Script,
+        SinkKind::Outbound,
     ];
 
     /// The name used in configuration (`ANTIBODY_SQL_MODE`, `[modes] sql = ...`) and events.
@@ -99,6 +102,7 @@ impl SinkKind {
             SinkKind::Command => "command",
             SinkKind::Redirect => "redirect",
             SinkKind::Script => "script",
+            SinkKind::Outbound => "outbound",
         }
     }
 }
@@ -139,8 +143,11 @@ pub struct Config {
     pub learning: LearningPeriod,
     /// Proxies whose `X-Forwarded-For` and `Forwarded` headers are believed.
     pub trusted_proxies: Vec<IpNet>,
-    /// The application's own hosts and those it may send users to (`shop.example`,
-    /// `*.cdn.example`); never taken from a request's `Host` header.
+    /// The application's own hosts (`shop.example`), set in code: redirects may lead there.
+    /// Never taken from a request's `Host` header.
+    pub own_hosts: Vec<String>,
+    /// Hosts redirects and outbound requests may go to besides the application's own
+    /// (`partner.example`, `*.cdn.example`).
     pub allowed_hosts: Vec<String>,
     /// The most bytes of a form, JSON or multipart body read for inputs before the handler
     /// runs; the rest is inspected as the handler reads it (up to 16 MiB), and the handler
@@ -161,6 +168,7 @@ impl Default for Config {
             events_file: None,
             learning: LearningPeriod::default(),
             trusted_proxies: Vec::new(),
+            own_hosts: Vec::new(),
             allowed_hosts: Vec::new(),
             body_cap: 64 * 1024,
             panic_in_checks: false,
@@ -244,6 +252,7 @@ pub(crate) struct Settings {
     /// Zero switches the bound off.
     pub(crate) learning_duration: Option<Duration>,
     pub(crate) trusted_proxies: Option<Vec<IpNet>>,
+    pub(crate) own_hosts: Option<Vec<String>>,
     pub(crate) allowed_hosts: Option<Vec<String>>,
     pub(crate) body_cap: Option<usize>,
     pub(crate) panic_in_checks: bool,
@@ -269,6 +278,7 @@ impl Settings {
             learning_calls: self.learning_calls.or(lower.learning_calls),
             learning_duration: self.learning_duration.or(lower.learning_duration),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
+            own_hosts: self.own_hosts.or(lower.own_hosts),
             allowed_hosts: self.allowed_hosts.or(lower.allowed_hosts),
             body_cap: self.body_cap.or(lower.body_cap),
             panic_in_checks: self.panic_in_checks || lower.panic_in_checks,
@@ -296,6 +306,7 @@ impl Settings {
                     }),
             },
             trusted_proxies: self.trusted_proxies.unwrap_or_default(),
+            own_hosts: self.own_hosts.unwrap_or_default(),
             allowed_hosts: self.allowed_hosts.unwrap_or_default(),
             body_cap: self.body_cap.unwrap_or(defaults.body_cap),
             panic_in_checks: self.panic_in_checks,

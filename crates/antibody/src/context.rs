@@ -11,13 +11,13 @@ use std::net::IpAddr;
 use std::ops::Range;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 
 use antibody_detect::{Input, Source};
 
 use crate::agent::Agent;
-use crate::callsite::route_key;
+use crate::callsite::{CallSite, route_key};
 use crate::event::{EventId, RequestReport, is_secret};
 
 tokio::task_local! {
@@ -149,6 +149,9 @@ pub struct RequestContext {
     body_inputs: OnceLock<InputTable>,
     blocked: OnceLock<EventId>,
     attack_reported: AtomicBool,
+    /// Hosts of outbound requests a request input chose, with the line that sent them: the
+    /// addresses they resolve to and the redirects they answer with are checked too.
+    outbound_hosts: Mutex<Vec<(String, CallSite)>>,
 }
 
 /// Builds a [`RequestContext`], from [`RequestContext::builder`].
@@ -291,6 +294,7 @@ impl RequestContext {
             body_inputs: OnceLock::new(),
             blocked: OnceLock::new(),
             attack_reported: AtomicBool::new(false),
+            outbound_hosts: Mutex::new(Vec::new()),
         };
         context.route_key = context
             .route()
@@ -412,6 +416,29 @@ impl RequestContext {
             Head::Given { .. } => false,
             Head::Http(request) => request.wants_json(),
         }
+    }
+
+    /// Records that a request input chose `host` for an outbound request sent at `site`.
+    pub(crate) fn choose_outbound_host(&self, host: &str, site: &CallSite) {
+        if let Ok(mut hosts) = self.outbound_hosts.lock() {
+            if !hosts.iter().any(|(known, _)| known == host) && hosts.len() < 64 {
+                hosts.push((host.to_owned(), site.clone()));
+            }
+        }
+    }
+
+    /// Whether a request input chose `host` for an outbound request.
+    pub(crate) fn outbound_host_chosen(&self, host: &str) -> bool {
+        self.outbound_site(host).is_some()
+    }
+
+    /// The line that sent an outbound request to `host`, when a request input chose it.
+    pub(crate) fn outbound_site(&self, host: &str) -> Option<CallSite> {
+        let hosts = self.outbound_hosts.lock().ok()?;
+        hosts
+            .iter()
+            .find(|(known, _)| known.eq_ignore_ascii_case(host))
+            .map(|(_, site)| site.clone())
     }
 
     /// Records that a sink blocked this request; the first block decides the answer.

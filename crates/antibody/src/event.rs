@@ -75,6 +75,9 @@ pub enum EventKind {
     /// A call site evaluated a script of a shape it never learned, and no request input
     /// explains it.
     ScriptAnomaly,
+    /// A request input chose the host of an outbound request, and it is or resolves to an
+    /// internal address (loopback, private, link-local, cloud metadata, reserved).
+    ServerSideRequestForgery,
     /// The agent failed inside a sink (a panic or an exhausted time budget); the
     /// application's call went ahead unchecked.
     AgentError,
@@ -98,6 +101,7 @@ impl EventKind {
             EventKind::OpenRedirect => "open_redirect",
             EventKind::CodeInjection => "code_injection",
             EventKind::ScriptAnomaly => "script_anomaly",
+            EventKind::ServerSideRequestForgery => "server_side_request_forgery",
             EventKind::AgentError => "agent_error",
             EventKind::EventsDropped => "events_dropped",
             EventKind::UnattributedSink => "unattributed_sink",

@@ -32,11 +32,17 @@ mod decision;
 pub mod event;
 mod file;
 pub mod fs;
-#[cfg(any(feature = "sqlx", feature = "rusqlite", feature = "rhai"))]
+#[cfg(any(
+    feature = "sqlx",
+    feature = "rusqlite",
+    feature = "rhai",
+    feature = "reqwest"
+))]
 pub mod integrations;
 #[cfg(feature = "axum")]
 mod layer;
 mod learning;
+mod outbound;
 pub mod process;
 mod redirect;
 mod script;

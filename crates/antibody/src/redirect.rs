@@ -42,10 +42,11 @@ impl Agent {
             "fault injected into the redirect check"
         );
         let inputs = context.inputs();
-        let allowed: Vec<&str> = self
-            .config()
-            .allowed_hosts
+        let config = self.config();
+        let allowed: Vec<&str> = config
+            .own_hosts
             .iter()
+            .chain(&config.allowed_hosts)
             .map(String::as_str)
             .collect();
         let RedirectVerdict::OpenRedirect(evidence) = check(location, &inputs, &allowed) else {

@@ -578,7 +578,7 @@ const BAD_FILE_VALUES: &[(&str, &str, &str)] = &[
     (
         "[modes]\nhttp = \"protect\"",
         "modes.http",
-        "unknown sink kind; expected one of sql, file, command, redirect, script",
+        "unknown sink kind; expected one of sql, file, command, redirect, script, outbound",
     ),
     (
         "[modes]\nsql = \"block\"",

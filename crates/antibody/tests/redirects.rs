@@ -36,7 +36,7 @@ async fn partner(Query(params): Params) -> Response {
 fn shop(mode: Mode) -> Recorded {
     Recorded::with(mode, |builder| {
         builder
-            .allowed_host("shop.example")
+            .own_host("shop.example")
             .allowed_host("*.cdn.example")
     })
 }

@@ -10,6 +10,7 @@ mod calculator;
 mod catalog;
 mod data;
 mod documents;
+mod fetcher;
 mod pages;
 mod redirects;
 mod shop;
@@ -100,8 +101,8 @@ async fn run(options: Options) -> Result<(), String> {
     let agent = Agent::builder()
         .mode(Mode::Protect)
         .state_dir(data_dir.join("state"))
-        .allowed_host("localhost")
-        .allowed_host(&options.addr.ip().to_string())
+        .own_host("localhost")
+        .own_host(&options.addr.ip().to_string())
         .build()
         .map_err(|e| e.to_string())?;
     let shop = shop::Shop::open(&data_dir, agent.clone(), trace::Trace::from_env()?).await?;

@@ -17,7 +17,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 use crate::trace::Trace;
-use crate::{calculator, catalog, data, documents, pages, redirects, tools, users};
+use crate::{calculator, catalog, data, documents, fetcher, pages, redirects, tools, users};
 
 /// Everything the handlers share.
 pub(crate) struct Shop {
@@ -98,6 +98,7 @@ impl Shop {
             .merge(tools::routes())
             .merge(redirects::routes())
             .merge(calculator::routes())
+            .merge(fetcher::routes())
             .layer(agent.layer())
             .layer(traced)
             .with_state(self)

@@ -94,6 +94,17 @@ impl Trace {
         }));
     }
 
+    /// Records that `endpoint` fetched `url`; `outcome` is `ok` or the error.
+    pub(crate) fn fetch(&self, endpoint: &str, url: &str, outcome: Result<(), String>) {
+        let (ok, error) = match outcome {
+            Ok(()) => (true, None),
+            Err(error) => (false, Some(error)),
+        };
+        self.record(
+            &json!({"sink": "fetch", "endpoint": endpoint, "url": url, "ok": ok, "error": error}),
+        );
+    }
+
     /// Records that `endpoint` redirected to `location`.
     pub(crate) fn redirect(&self, endpoint: &str, location: &str) {
         self.record(&json!({"sink": "redirect", "endpoint": endpoint, "location": location}));

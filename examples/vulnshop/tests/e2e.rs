@@ -930,6 +930,61 @@ fn protect_blocks_code_injection_in_the_calculator() {
     );
 }
 
+/// An "internal" service on loopback that answers every request with a secret.
+fn internal_service() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let address = listener.local_addr().expect("its address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0_u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\nConnection: close\r\n\r\ninternal secret",
+            );
+        }
+    });
+    address
+}
+
+#[test]
+fn protect_blocks_requests_to_internal_addresses() {
+    let service = internal_service();
+    let port = service.port();
+    let shop = Shop::start(&[("ANTIBODY_ALLOWED_HOSTS", "localhost")]);
+    for url in [
+        format!("http://127.0.0.1:{port}/secret"),
+        format!("http://2130706433:{port}/secret"),
+        format!("http://[::ffff:127.0.0.1]:{port}/secret"),
+    ] {
+        let answer = shop.get("/fetch", &[("url", &url)]);
+        assert_eq!(answer.status, 403, "{url}: {answer:?}");
+        let id = answer.header("x-antibody-event").expect("an event id");
+        let event = shop.wait_for_event(id, |event| event["id"] == id);
+        assert_eq!(event["kind"], "server_side_request_forgery", "{event:#}");
+        assert!(!answer.body.contains("internal secret"));
+    }
+    // The benign twin: an allowed host, on both endpoints.
+    let url = format!("http://localhost:{port}/secret");
+    for endpoint in ["/fetch", "/safe/fetch"] {
+        let answer = shop.get(endpoint, &[("url", &url)]);
+        assert_passes(&answer, 200);
+        assert!(
+            answer.body.contains("internal secret"),
+            "{endpoint}: {answer:?}"
+        );
+    }
+    // Off, the flaw is real; the safe twin refuses hosts off its list whatever the mode.
+    let off = Shop::start(&[("ANTIBODY_MODE", "off")]);
+    let url = format!("http://127.0.0.1:{port}/secret");
+    assert!(
+        off.get("/fetch", &[("url", &url)])
+            .body
+            .contains("internal secret")
+    );
+    assert_eq!(off.get("/safe/fetch", &[("url", &url)]).status, 400);
+}
+
 #[test]
 fn protect_blocks_injection_in_product_id() {
     // A short learning period, so that a lone column name is judged against what was learned.
