@@ -1570,3 +1570,132 @@ fn bad_arguments_exit_2_with_usage() {
         assert!(stderr.contains("usage: vulnshop"), "{args:?}: {stderr}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The public corpora, judged by their effect with the agent off
+
+/// The lines of every file in the corpora's `folder` (`traversal`, `redirect`), distinct and
+/// in order; `None`, with the reason printed, when the corpora are absent outside CI.
+fn corpus(folder: &str) -> Option<Vec<String>> {
+    let root = std::env::var_os("ANTIBODY_CORPORA").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora"),
+        PathBuf::from,
+    );
+    let dir = root.join(folder);
+    if !dir.is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the corpora are missing at {}; set ANTIBODY_CORPORA",
+            root.display()
+        );
+        eprintln!(
+            "skipping: no corpora at {} (set ANTIBODY_CORPORA)",
+            root.display()
+        );
+        return None;
+    }
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .expect("the corpus folder")
+        .map(|entry| entry.expect("an entry").path())
+        .collect();
+    files.sort();
+    let mut seen = std::collections::HashSet::new();
+    let mut lines = Vec::new();
+    for file in files {
+        let text = String::from_utf8_lossy(&fs::read(&file).expect("a corpus file")).into_owned();
+        for line in text.lines() {
+            if !line.is_empty() && seen.insert(line.to_owned()) {
+                lines.push(line.to_owned());
+            }
+        }
+    }
+    Some(lines)
+}
+
+/// Every `effective` payload, sent as `param` to `endpoint` of a shop in protect mode, is
+/// answered 403; a table line says how many of `sent` there were.
+fn assert_all_blocked(kind: &str, sent: usize, effective: &[&String], endpoint: &str, param: &str) {
+    assert!(
+        !effective.is_empty(),
+        "no {kind} payload had an effect: the harness is broken"
+    );
+    let protect = Shop::start(&[]);
+    let missed: Vec<&&String> = effective
+        .iter()
+        .filter(|payload| protect.get(endpoint, &[(param, payload)]).status != 403)
+        .collect();
+    eprintln!(
+        "{kind}: {sent} payloads sent, {} effective, {} missed",
+        effective.len(),
+        missed.len()
+    );
+    assert_eq!(missed, Vec::<&&String>::new());
+}
+
+#[test]
+fn every_traversal_payload_that_reads_outside_docs_is_blocked() {
+    let Some(payloads) = corpus("traversal") else {
+        return;
+    };
+    // Device and process files can block or never end when read: they are left out.
+    let payloads: Vec<&String> = payloads
+        .iter()
+        .filter(|payload| {
+            !["dev/", "proc/", "sys/"]
+                .iter()
+                .any(|part| payload.contains(part))
+        })
+        .collect();
+    let off = Shop::start(&[("ANTIBODY_MODE", "off")]);
+    let docs = off
+        .path("data/docs")
+        .canonicalize()
+        .expect("the docs folder");
+    for payload in &payloads {
+        off.get("/docs", &[("file", payload)]);
+    }
+    // Requests go one at a time, and each opens one path: the trace follows them in order.
+    let opened: Vec<Value> = off
+        .json_lines("trace.jsonl")
+        .into_iter()
+        .filter(|line| line["sink"] == "file" && line["endpoint"] == "/docs")
+        .collect();
+    assert_eq!(opened.len(), payloads.len(), "one traced read per payload");
+    let effective: Vec<&String> = payloads
+        .iter()
+        .zip(&opened)
+        .filter(|(_, line)| {
+            line["ok"] == true
+                && line["path"].as_str().is_some_and(|path| {
+                    Path::new(path)
+                        .canonicalize()
+                        .is_ok_and(|path| !path.starts_with(&docs))
+                })
+        })
+        .map(|(payload, _)| *payload)
+        .collect();
+    assert_all_blocked("traversal", payloads.len(), &effective, "/docs", "file");
+}
+
+#[test]
+fn every_redirect_payload_that_leaves_the_site_is_blocked() {
+    let Some(payloads) = corpus("redirect") else {
+        return;
+    };
+    let off = Shop::start(&[("ANTIBODY_MODE", "off")]);
+    let base = url::Url::parse(&format!("http://{}/go", off.addr)).expect("the shop's URL");
+    // A browser's reading (the WHATWG URL standard), independent of the agent's.
+    let leaves = |location: &str| {
+        base.join(location).is_ok_and(|target| {
+            target.host_str() != base.host_str() || !matches!(target.scheme(), "http" | "https")
+        })
+    };
+    let mut effective: Vec<&String> = Vec::new();
+    for payload in &payloads {
+        let answer = off.get("/go", &[("next", payload)]);
+        if answer.status == 302 && answer.header("location").is_some_and(leaves) {
+            effective.push(payload);
+        }
+    }
+    assert_all_blocked("redirect", payloads.len(), &effective, "/go", "next");
+}
