@@ -59,9 +59,17 @@ struct Shop {
 }
 
 /// vulnshop with a clean environment (the test's own `ANTIBODY_*` and `VULNSHOP_*` variables do
-/// not leak in), its events file and trace in `dir`, then `env`.
-fn vulnshop(dir: &Path, env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_vulnshop"));
+/// not leak in), its events file and trace in `dir`, then `env`; started by `wrapper` (a
+/// program and its arguments) when one is given.
+fn vulnshop(dir: &Path, env: &[(&str, &str)], wrapper: &[String]) -> Command {
+    let mut command = match wrapper.split_first() {
+        Some((program, arguments)) => {
+            let mut command = Command::new(program);
+            command.args(arguments).arg(env!("CARGO_BIN_EXE_vulnshop"));
+            command
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_vulnshop")),
+    };
     for (name, _) in std::env::vars_os() {
         let text = name.to_string_lossy();
         if text.starts_with("ANTIBODY_") || text.starts_with("VULNSHOP_") {
@@ -99,9 +107,16 @@ fn wait_for_exit(child: &mut Child) -> ExitStatus {
 impl Shop {
     /// Starts vulnshop on `127.0.0.1:0` with a fresh data folder and waits for its first line.
     fn start(env: &[(&str, &str)]) -> Shop {
+        Shop::start_under(env, |_| Vec::new())
+    }
+
+    /// Starts vulnshop as [`Shop::start`] does, through the wrapper `wrapper` gives for the
+    /// shop's folder.
+    fn start_under(env: &[(&str, &str)], wrapper: impl FnOnce(&Path) -> Vec<String>) -> Shop {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let stderr = fs::File::create(dir.path().join("stderr.log")).expect("a log file");
-        let mut child = vulnshop(dir.path(), env)
+        let wrapper = wrapper(dir.path());
+        let mut child = vulnshop(dir.path(), env, &wrapper)
             .args(["--addr", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path().join("data"))
             .stdout(Stdio::piped())
@@ -1536,7 +1551,7 @@ fn data_dir_holds_the_database_docs_and_state_after_sigterm() {
 fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (ExitStatus, String) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let stderr = fs::File::create(dir.path().join("stderr.log")).expect("a log file");
-    let mut child = vulnshop(dir.path(), env)
+    let mut child = vulnshop(dir.path(), env, &[])
         .args(args)
         .stdout(Stdio::null())
         .stderr(stderr)
@@ -1698,4 +1713,68 @@ fn every_redirect_payload_that_leaves_the_site_is_blocked() {
         }
     }
     assert_all_blocked("redirect", payloads.len(), &effective, "/go", "next");
+}
+
+/// The programs started since `from` bytes of strace's log, by file name, that succeeded.
+fn programs_started(log: &Path, from: usize) -> (Vec<String>, usize) {
+    let text = fs::read(log).unwrap_or_default();
+    let new = String::from_utf8_lossy(&text[from.min(text.len())..]).into_owned();
+    let programs = new
+        .lines()
+        .filter(|line| line.contains("execve(\"") && line.trim_end().ends_with("= 0"))
+        .filter_map(|line| {
+            let path = line.split("execve(\"").nth(1)?.split('"').next()?;
+            Some(path.rsplit('/').next().unwrap_or(path).to_owned())
+        })
+        .collect();
+    (programs, text.len())
+}
+
+#[test]
+fn every_command_injection_payload_that_starts_a_program_is_blocked() {
+    let Some(payloads) = corpus("cmdi") else {
+        return;
+    };
+    if Command::new("strace").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "strace is missing: scripts/install-tools installs it"
+        );
+        eprintln!("skipping: strace is not installed");
+        return;
+    }
+    // Payloads that wait or reach the network would make the sweep slow or leave processes
+    // behind; their syntax is the others'.
+    let slow = [
+        "sleep", "ping", "timeout", "nc ", "netcat", "telnet", "wget", "curl", "/dev/tcp",
+    ];
+    let payloads: Vec<&String> = payloads
+        .iter()
+        .filter(|payload| !slow.iter().any(|word| payload.contains(word)))
+        .collect();
+    // With the agent off, strace sees every program the shop starts: the shell and
+    // `getent` are the lookup's own; anything else is the payload's effect.
+    let off = Shop::start_under(&[("ANTIBODY_MODE", "off")], |dir| {
+        let log = dir.join("exec.log").to_string_lossy().into_owned();
+        ["strace", "-f", "-qq", "-e", "trace=execve", "-o", &log]
+            .map(str::to_owned)
+            .to_vec()
+    });
+    let log = off.path("exec.log");
+    let (_, mut read) = programs_started(&log, 0);
+    let mut effective: Vec<&String> = Vec::new();
+    for payload in &payloads {
+        off.get("/tools/lookup", &[("host", payload)]);
+        // A program the payload started in the background may still be starting.
+        thread::sleep(Duration::from_millis(20));
+        let (programs, end) = programs_started(&log, read);
+        read = end;
+        if programs
+            .iter()
+            .any(|program| !matches!(program.as_str(), "sh" | "dash" | "getent"))
+        {
+            effective.push(payload);
+        }
+    }
+    assert_all_blocked("cmdi", payloads.len(), &effective, "/tools/lookup", "host");
 }
