@@ -1,9 +1,12 @@
 //! Antibody: runtime application self-protection for Rust web applications.
 //!
 //! The agent sits inside the application. A [`layer`](Agent::layer) captures each request's
-//! inputs; the integrations wrap the dangerous places (the *sinks*: for now SQL, through
-//! [`sqlx`](integrations::sqlx) and [`rusqlite`](integrations::rusqlite)) and, before an
-//! action runs, ask whether a request input changed what it does. In monitor mode the agent
+//! inputs; the integrations wrap the dangerous places (the *sinks*: SQL through
+//! [`sqlx`](integrations::sqlx) and [`rusqlite`](integrations::rusqlite), files through
+//! [`fs`], commands through [`process`], outbound requests through
+//! [`reqwest`](integrations::reqwest), scripts through [`rhai`](integrations::rhai); the layer
+//! itself checks redirects) and, before an action runs, ask whether a request input changed
+//! what it does. In monitor mode the agent
 //! reports; in protect mode it refuses the action and the layer answers 403.
 //!
 //! ```no_run
