@@ -26,7 +26,7 @@
 use std::ops::{ControlFlow, Range};
 
 use crate::fingerprint::{Case, Fingerprint, Fnv};
-use crate::input::Input;
+use crate::input::{Input, has_two_characters};
 use crate::occurrence::{Needle, each_occurrence};
 
 /// What an input added to a command.
@@ -529,10 +529,6 @@ pub fn check_arguments<'a, S: AsRef<str>>(
 fn supplies_program(program: &str, value: &str) -> bool {
     let file_name = program.rsplit('/').next().unwrap_or(program);
     program == value || file_name == value || (value.contains('/') && program.starts_with(value))
-}
-
-fn has_two_characters(text: &str) -> bool {
-    text.chars().nth(1).is_some()
 }
 
 /// The shape of a shell script, as a call site learns it: its words collapsed to one symbol

@@ -134,3 +134,10 @@ pub(crate) fn percent_decode_bytes(bytes: &[u8]) -> Vec<u8> {
     }
     decoded
 }
+
+/// Whether `text` has two characters or more: a single character is too common to tell an
+/// input from the text it is searched in.
+pub(crate) fn has_two_characters(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some() && chars.next().is_some()
+}

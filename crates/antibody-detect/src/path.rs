@@ -23,7 +23,7 @@
 use std::ops::{ControlFlow, Range};
 
 use crate::fingerprint::{Case, Fingerprint, Fnv};
-use crate::input::{Input, decoded_forms};
+use crate::input::{Input, decoded_forms, has_two_characters};
 use crate::occurrence::{Needle, each_occurrence};
 
 /// What an input added to a path.
@@ -202,10 +202,6 @@ pub fn check<'a>(path: &str, inputs: &'a [Input<'a>]) -> PathVerdict<'a> {
         }
     }
     verdict
-}
-
-fn has_two_characters(text: &str) -> bool {
-    text.chars().nth(1).is_some()
 }
 
 /// What the input at `span` adds to `path`, if anything.
@@ -388,7 +384,7 @@ mod tests {
     }
 
     #[test]
-    fn many_matches_in_one_long_name_are_judged_once() {
+    fn a_long_name_full_of_short_matches_is_data() {
         let name = "a".repeat(200_000);
         let path = format!("docs/{name}");
         let inputs = [Input::new(Source::Query, "x", "aa")];

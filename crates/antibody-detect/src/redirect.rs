@@ -24,7 +24,7 @@
 
 use std::ops::Range;
 
-use crate::input::{Input, decoded_forms, percent_decode_bytes};
+use crate::input::{Input, decoded_forms, has_two_characters, percent_decode_bytes};
 
 /// Why a redirect target leaves the site.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -196,15 +196,28 @@ pub fn is_allowed(host: &str, allowed: &[&str]) -> bool {
     })
 }
 
+/// Where `value` occurs in `url`, as sent or as an application may have trimmed or decoded
+/// it; forms of one character are too common to tell.
+fn spans(url: &str, value: &str) -> Vec<Range<usize>> {
+    let mut spans = Vec::new();
+    for form in decoded_forms(value) {
+        let form = form.trim();
+        if has_two_characters(form) {
+            spans.extend(
+                memchr::memmem::find_iter(url.as_bytes(), form.as_bytes())
+                    .map(|start| start..start + form.len()),
+            );
+        }
+    }
+    spans
+}
+
 /// Whether `value` (as sent, or as an application may have trimmed or decoded it) occurs in
 /// `url` covering its byte `decisive` (see [`Target::decisive`]).
 pub fn covers(url: &str, value: &str, decisive: usize) -> bool {
-    decoded_forms(value).any(|form| {
-        let form = form.trim();
-        form.chars().nth(1).is_some()
-            && memchr::memmem::find_iter(url.as_bytes(), form.as_bytes())
-                .any(|start| (start..start + form.len()).contains(&decisive))
-    })
+    spans(url, value)
+        .iter()
+        .any(|span| span.contains(&decisive))
 }
 
 /// Judges the `Location` of a redirect against the request's `inputs`; `allowed` lists
@@ -223,26 +236,18 @@ pub fn check<'a>(location: &str, inputs: &'a [Input<'a>], allowed: &[&str]) -> R
     };
     let mut verdict = RedirectVerdict::NoInput;
     for input in inputs {
-        // The value as sent, and as an application may have trimmed or decoded it.
-        for form in decoded_forms(input.value) {
-            let form = form.trim();
-            if form.chars().nth(1).is_none() {
-                continue;
-            }
-            for start in memchr::memmem::find_iter(location.as_bytes(), form.as_bytes()) {
-                verdict = RedirectVerdict::Data;
-                let span = start..start + form.len();
-                // The input decides the target when it supplies the host's first byte (or
-                // the scheme's `:`): a value that merely occurs earlier (`https` from
-                // `X-Forwarded-Proto`) or inside the host (`en` in `identity`) does not.
-                if let (Some(added), true) = (added, span.contains(&target.decisive)) {
-                    return RedirectVerdict::OpenRedirect(RedirectEvidence {
-                        input,
-                        span,
-                        added,
-                        host: target.host.clone(),
-                    });
-                }
+        for span in spans(location, input.value) {
+            verdict = RedirectVerdict::Data;
+            // The input decides the target when it supplies the host's first byte (or the
+            // scheme's `:`): a value that merely occurs earlier (`https` from
+            // `X-Forwarded-Proto`) or inside the host (`en` in `identity`) does not.
+            if let (Some(added), true) = (added, span.contains(&target.decisive)) {
+                return RedirectVerdict::OpenRedirect(RedirectEvidence {
+                    input,
+                    span,
+                    added,
+                    host: target.host.clone(),
+                });
             }
         }
     }

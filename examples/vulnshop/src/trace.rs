@@ -32,28 +32,19 @@ impl Trace {
 
     /// Records that `endpoint` ran `sql` on the database; `outcome` is `ok` or the error.
     pub(crate) fn sql(&self, endpoint: &str, sql: &str, outcome: Result<(), String>) {
-        let (ok, error) = match outcome {
-            Ok(()) => (true, None),
-            Err(error) => (false, Some(error)),
-        };
-        self.record(
-            &json!({"sink": "sql", "endpoint": endpoint, "sql": sql, "ok": ok, "error": error}),
-        );
+        let outcome = outcome.map(|()| json!({}));
+        self.action("sql", endpoint, json!({ "sql": sql }), outcome);
     }
 
     /// Records that `endpoint` opened `path` to read it; `outcome` is `ok` or the error.
     pub(crate) fn file(&self, endpoint: &str, path: &std::path::Path, outcome: Result<(), String>) {
-        let (ok, error) = match outcome {
-            Ok(()) => (true, None),
-            Err(error) => (false, Some(error)),
-        };
-        self.record(&json!({
-            "sink": "file",
-            "endpoint": endpoint,
-            "path": path.to_string_lossy(),
-            "ok": ok,
-            "error": error,
-        }));
+        let outcome = outcome.map(|()| json!({}));
+        self.action(
+            "file",
+            endpoint,
+            json!({ "path": path.to_string_lossy() }),
+            outcome,
+        );
     }
 
     /// Records that `endpoint` started `argv`; `outcome` is its exit code or why it did
@@ -64,45 +55,45 @@ impl Trace {
         argv: &[&str],
         outcome: Result<Option<i32>, String>,
     ) {
-        let (ok, code, error) = match outcome {
-            Ok(code) => (true, code, None),
-            Err(error) => (false, None, Some(error)),
-        };
-        self.record(&json!({
-            "sink": "command",
-            "endpoint": endpoint,
-            "argv": argv,
-            "ok": ok,
-            "exit": code,
-            "error": error,
-        }));
+        let outcome = outcome.map(|code| json!({ "exit": code }));
+        self.action("command", endpoint, json!({ "argv": argv }), outcome);
     }
 
     /// Records that `endpoint` evaluated `script`; `outcome` is its value or the error.
     pub(crate) fn script(&self, endpoint: &str, script: &str, outcome: Result<String, String>) {
-        let (ok, value, error) = match outcome {
-            Ok(value) => (true, Some(value), None),
-            Err(error) => (false, None, Some(error)),
-        };
-        self.record(&json!({
-            "sink": "script",
-            "endpoint": endpoint,
-            "script": script,
-            "ok": ok,
-            "value": value,
-            "error": error,
-        }));
+        let outcome = outcome.map(|value| json!({ "value": value }));
+        self.action("script", endpoint, json!({ "script": script }), outcome);
     }
 
     /// Records that `endpoint` fetched `url`; `outcome` is `ok` or the error.
     pub(crate) fn fetch(&self, endpoint: &str, url: &str, outcome: Result<(), String>) {
-        let (ok, error) = match outcome {
-            Ok(()) => (true, None),
-            Err(error) => (false, Some(error)),
+        let outcome = outcome.map(|()| json!({}));
+        self.action("fetch", endpoint, json!({ "url": url }), outcome);
+    }
+
+    /// Records one action of `sink` at `endpoint`: `what` says what it was given, `outcome`
+    /// what came of it (fields to add) or the error.
+    fn action(
+        &self,
+        sink: &str,
+        endpoint: &str,
+        what: serde_json::Value,
+        outcome: Result<serde_json::Value, String>,
+    ) {
+        let mut line = json!({"sink": sink, "endpoint": endpoint});
+        let (ok, error, result) = match outcome {
+            Ok(result) => (true, None, result),
+            Err(error) => (false, Some(error), json!({})),
         };
-        self.record(
-            &json!({"sink": "fetch", "endpoint": endpoint, "url": url, "ok": ok, "error": error}),
-        );
+        for fields in [what, result] {
+            if let (Some(line), serde_json::Value::Object(fields)) = (line.as_object_mut(), fields)
+            {
+                line.extend(fields);
+            }
+        }
+        line["ok"] = json!(ok);
+        line["error"] = json!(error);
+        self.record(&line);
     }
 
     /// Records that `endpoint` redirected to `location`.

@@ -9,7 +9,7 @@ use super::lexer::lex;
 use super::shape::{Lists, is_sign, is_sort_element, is_value_part};
 use super::token::{Token, TokenKind};
 use crate::fingerprint::Fingerprint;
-use crate::input::Input;
+use crate::input::{Input, has_two_characters};
 use crate::occurrence::{ByteSet, Needle, each_occurrence, occurs};
 
 /// The most tokens an [`Evidence`] keeps; an occurrence spanning more is still judged on all.
@@ -375,13 +375,6 @@ fn trimmed(value: &str) -> &str {
         (Some(&first), Some(&last)) if plain(first) && plain(last) => value,
         _ => value.trim(),
     }
-}
-
-/// Whether `text` has two characters or more: a single character is too common to tell an
-/// input from the statement's own text.
-fn has_two_characters(text: &str) -> bool {
-    let mut chars = text.chars();
-    chars.next().is_some() && chars.next().is_some()
 }
 
 /// The indices of the tokens that overlap `span`.
